@@ -1,0 +1,1 @@
+"""I/O. The Treadwell daemon: configuration, MQTT, scheduling, the CLI and the wiring."""

@@ -1,0 +1,47 @@
+"""Shared test configuration and fixtures."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import pytest
+
+from tests.support.mosquitto import Mosquitto, find_mosquitto
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+
+@pytest.fixture(autouse=True)
+def _quiet_bumble() -> None:
+    # Bumble formats huge HCI dumps eagerly at DEBUG (VIRTUAL_BLE.md quirk 9).
+    logging.getLogger("bumble").setLevel(logging.WARNING)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests that need mosquitto are skipped, loudly, where it is not installed."""
+    del config
+    if find_mosquitto() is not None:
+        return
+    skip = pytest.mark.skip(reason="mosquitto is not installed (apt-get install mosquitto)")
+    for item in items:
+        if "mqtt" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def mosquitto(tmp_path: Path) -> Iterator[Mosquitto]:
+    """A fresh real mosquitto on a free loopback port, stopped after the test."""
+    binary = find_mosquitto()
+    if binary is None:
+        pytest.skip("mosquitto is not installed (apt-get install mosquitto)")
+    workdir = tmp_path / "mosquitto"
+    workdir.mkdir()
+    broker = Mosquitto(binary=binary, workdir=workdir)
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.stop()
