@@ -1,0 +1,404 @@
+"""I/O. Treadwell's settings: pydantic models, their sources and a loader that names every problem.
+
+Sources, strongest first: keyword arguments, `TREADWELL_` environment variables (`__` nests,
+e.g. `TREADWELL_MQTT__HOST`), credential files (systemd `LoadCredential=`), the TOML file,
+then the defaults. Every model forbids unknown keys, so a typo anywhere is an error rather
+than a silently ignored setting.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import re
+import socket
+import tomllib
+from collections.abc import Mapping  # noqa: TC003
+from pathlib import Path  # noqa: TC003 (pydantic needs it at run time)
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic.fields import FieldInfo  # noqa: TC002 (signature of an override)
+from pydantic_core import ErrorDetails  # noqa: TC002
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from treadwell.daemon import paths
+from treadwell.drivers.errors import TreadwellError
+
+EX_CONFIG = 78
+"""Exit status for a bad configuration (sysexits.h); the unit's `RestartPreventExitStatus`."""
+
+_TOPIC_FORBIDDEN = re.compile(r"[#+\x00]")
+_ADDRESS = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")
+_LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+# The parsed TOML file for the settings being built (see `load_settings`).
+_FILE_DATA: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("_FILE_DATA")
+
+BackPain = Literal["none", "ache", "red"]
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+
+
+class ConfigError(TreadwellError):
+    """A configuration that cannot be used; `problems` lists every (dotted key, message)."""
+
+    def __init__(self, problems: list[tuple[str, str]], source: Path | None = None) -> None:
+        self.problems = problems
+        self.source = source
+        super().__init__(self.format())
+
+    def format(self) -> str:
+        """Every problem on its own line, each starting with its dotted key."""
+        where = f" in {self.source}" if self.source is not None else ""
+        count = len(self.problems)
+        head = f"invalid configuration{where}: {count} problem{'s' if count != 1 else ''}"
+        return "\n".join([head, *(f"  {key}: {message}" for key, message in self.problems)])
+
+
+def slugify(name: str) -> str:
+    """A lower-case `[a-z0-9_]` identifier for a device name, as used in topics and entity ids.
+
+    Args:
+        name: The human name, e.g. "Living room treadmill".
+
+    Returns:
+        The slug, e.g. "living_room_treadmill" (empty if the name has no letters or digits).
+    """
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+
+
+def _default_client_id() -> str:
+    return f"treadwell-{socket.gethostname() or 'host'}"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MqttSettings(_Model):
+    """The MQTT broker and how Treadwell uses it."""
+
+    host: str = Field(default="127.0.0.1", min_length=1)
+    port: int = Field(default=1883, ge=1, le=65535)
+    username: str | None = None
+    password: SecretStr | None = None
+    password_file: Path | None = None
+    tls: bool = False
+    ca_file: Path | None = None
+    certfile: Path | None = None
+    keyfile: Path | None = None
+    tls_insecure: bool = False
+    base_topic: str = Field(default="treadwell", min_length=1)
+    client_id: str = Field(default_factory=_default_client_id, min_length=1, max_length=128)
+    discovery_prefix: str = Field(default="homeassistant", min_length=1)
+    discovery: bool = True
+    keepalive: int = Field(default=30, ge=5, le=3600)
+    allow_insecure_credentials: bool = False
+    max_state_rate_hz: float = Field(default=2.0, gt=0.0, le=50.0)
+
+    @field_validator("base_topic", "discovery_prefix")
+    @classmethod
+    def _plain_topic(cls, value: str) -> str:
+        if _TOPIC_FORBIDDEN.search(value):
+            raise ValueError("must not contain the MQTT wildcards '+' or '#' (or NUL)")
+        if value.startswith("/") or value.endswith("/"):
+            raise ValueError("must not start or end with '/'")
+        if "//" in value:
+            raise ValueError("must not contain an empty level ('//')")
+        return value
+
+    @field_validator("ca_file", "certfile", "keyfile")
+    @classmethod
+    def _existing_file(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"file {str(value)!r} does not exist")
+        return value
+
+    @model_validator(mode="after")
+    def _resolve_password(self) -> MqttSettings:
+        if self.password_file is not None:
+            if self.password is not None:
+                raise ValueError("give either password or password_file, not both")
+            try:
+                text = self.password_file.read_text(encoding="utf-8")
+            except OSError as exc:
+                msg = f"password_file {str(self.password_file)!r}: {exc.strerror or exc}"
+                raise ValueError(msg) from exc
+            object.__setattr__(self, "password", SecretStr(text.rstrip("\r\n")))
+        if self.certfile is None and self.keyfile is not None:
+            raise ValueError("keyfile needs certfile")
+        if (
+            self.password is not None
+            and not self.tls
+            and self.host not in _LOOPBACK_HOSTS
+            and not self.allow_insecure_credentials
+        ):
+            raise ValueError(
+                "a password would be sent unencrypted to a remote broker: set tls = true, "
+                "or allow_insecure_credentials = true if the network is trusted"
+            )
+        return self
+
+
+class BleSettings(_Model):
+    """How Treadwell reaches Bluetooth devices."""
+
+    backend: Literal["bleak", "virtual"] = "bleak"
+    adapter: str | None = None
+    scan_timeout_s: float = Field(default=10.0, gt=0.0, le=300.0)
+    speedup: float = Field(default=1.0, gt=0.0, le=1000.0)
+    virtual_profile: Literal["demo", "steady", "intervals", "hills"] = "demo"
+
+
+class _DeviceSettings(_Model):
+    name: str = Field(min_length=1)
+    address: str | None = None
+    match_name: str | None = Field(default=None, min_length=1)
+
+    @field_validator("name")
+    @classmethod
+    def _sluggable(cls, value: str) -> str:
+        if not slugify(value):
+            raise ValueError("must contain at least one letter or digit")
+        return value
+
+    @field_validator("address")
+    @classmethod
+    def _mac(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not _ADDRESS.match(value):
+            raise ValueError(f"{value!r} is not a Bluetooth address like 'AA:BB:CC:DD:EE:FF'")
+        return value.upper()
+
+    @property
+    def slug(self) -> str:
+        """The device's identifier in topics and entity ids, derived from its name."""
+        return slugify(self.name)
+
+    @property
+    def first_found(self) -> bool:
+        """Whether neither address nor name pins the device, so the first one found is used."""
+        return self.address is None and self.match_name is None
+
+
+class TreadmillSettings(_DeviceSettings):
+    """One FTMS treadmill."""
+
+    name: str = Field(default="treadmill", min_length=1)
+    automation_allowed: bool = False
+    max_incline_pct: float = Field(default=3.0, ge=0.0, le=40.0)
+
+
+class StrapSettings(_DeviceSettings):
+    """One heart-rate strap (Heart Rate service)."""
+
+    name: str = Field(default="strap", min_length=1)
+
+
+class FootpodSettings(_DeviceSettings):
+    """One running footpod (Running Speed and Cadence service)."""
+
+    name: str = Field(default="footpod", min_length=1)
+
+
+class RulesSettings(_Model):
+    """Thresholds of the back-care rules (see docs/config.example.toml for their meaning)."""
+
+    ache_incline_min_pct: float = Field(default=2.0, ge=0.0, le=15.0)
+    ache_incline_max_pct: float = Field(default=3.0, ge=0.0, le=15.0)
+    hydration_reminder_min: float = Field(default=30.0, gt=0.0, le=24 * 60)
+    checkin_delay_h: float = Field(default=4.0, gt=0.0, le=72.0)
+    pain_streak_runs: int = Field(default=3, ge=2, le=20)
+    misfire_grace_s: int = Field(default=1800, ge=1, le=7 * 24 * 3600)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RulesSettings:
+        if self.ache_incline_min_pct > self.ache_incline_max_pct:
+            raise ValueError("ache_incline_min_pct must not exceed ache_incline_max_pct")
+        return self
+
+
+class FlagsSettings(_Model):
+    """The back-pain flag the daemon starts with when it has none stored."""
+
+    back_pain: BackPain = "none"
+    days: int | None = Field(default=None, ge=1, le=365)
+
+
+class _FileSource(PydanticBaseSettingsSource):
+    """The parsed TOML file (parsed by `load_settings`, so syntax errors get a key)."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        del field
+        return _FILE_DATA.get({}).get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(_FILE_DATA.get({}))
+
+
+class _CredentialsSource(PydanticBaseSettingsSource):
+    """systemd credentials: `$CREDENTIALS_DIRECTORY/treadwell_mqtt_password` -> mqtt.password."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        del field
+        return self().get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        directory = paths.credentials_dir()
+        if directory is None:
+            return {}
+        path = directory / paths.MQTT_PASSWORD_CREDENTIAL
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return {}
+        except OSError as exc:
+            msg = f"credential {str(path)!r} cannot be read: {exc.strerror or exc}"
+            raise ConfigError([("mqtt.password", msg)]) from exc
+        return {"mqtt": {"password": text.rstrip("\r\n")}}
+
+
+class Settings(BaseSettings):
+    """Everything Treadwell can be configured with."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="TREADWELL_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    mqtt: MqttSettings = Field(default_factory=MqttSettings)
+    ble: BleSettings = Field(default_factory=BleSettings)
+    treadmills: list[TreadmillSettings] = Field(
+        default_factory=lambda: [TreadmillSettings()], min_length=1
+    )
+    straps: list[StrapSettings] = Field(default_factory=list)
+    footpods: list[FootpodSettings] = Field(default_factory=list)
+    rules: RulesSettings = Field(default_factory=RulesSettings)
+    flags: FlagsSettings = Field(default_factory=FlagsSettings)
+    state_dir: Path = Field(default_factory=paths.state_dir)
+    log_level: LogLevel = "INFO"
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _unique_slugs(self) -> Settings:
+        seen: dict[str, str] = {}
+        groups: list[tuple[str, list[Any]]] = [
+            ("treadmills", list(self.treadmills)),
+            ("straps", list(self.straps)),
+            ("footpods", list(self.footpods)),
+        ]
+        for group, devices in groups:
+            for index, device in enumerate(devices):
+                key = f"{group}.{index}.name"
+                if device.slug in seen:
+                    msg = (
+                        f"{key}: {device.name!r} has the same identifier {device.slug!r}"
+                        f" as {seen[device.slug]}"
+                    )
+                    raise ValueError(msg)
+                seen[device.slug] = key
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Keyword arguments > environment > credentials > TOML file > defaults."""
+        del dotenv_settings, file_secret_settings
+        return (
+            init_settings,
+            env_settings,
+            _CredentialsSource(settings_cls),
+            _FileSource(settings_cls),
+        )
+
+
+def _describe(error: ErrorDetails) -> tuple[str, str]:
+    loc = [str(part) for part in error["loc"]]
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        return ".".join(loc) or "(top level)", "unknown key"
+    if error["type"] == "missing":
+        return ".".join(loc), "required"
+    shown = error.get("input")
+    secret = any("password" in part for part in loc)
+    if (
+        not secret
+        and isinstance(shown, str | int | float | bool)
+        and error["type"] != "value_error"
+    ):
+        message = f"{message} (got {shown!r})"
+    if error["type"] == "value_error" and message.split(":", 1)[0].count(".") >= 2:
+        # A cross-field check that names a deeper key itself ("treadmills.1.name: ...").
+        key, _, rest = message.partition(": ")
+        return key, rest
+    return ".".join(loc) or "(top level)", message
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError([("(file)", f"cannot read {path}: {exc.strerror or exc}")], path) from exc
+    try:
+        return tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError([("(file)", f"not UTF-8 text: {exc.reason}")], path) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([("(syntax)", f"TOML syntax error: {exc}")], path) from exc
+
+
+def load_settings(
+    config_path: Path | None = None, overrides: Mapping[str, Any] | None = None
+) -> Settings:
+    """Load and validate the settings, collecting every problem.
+
+    Args:
+        config_path: The file given with `--config` (must exist); None looks for one in the
+            usual places (see `treadwell.daemon.paths`) and uses the defaults if there is none.
+        overrides: Values that beat every other source (keyword arguments to Settings).
+
+    Returns:
+        The validated settings.
+
+    Raises:
+        ConfigError: With every problem found, each with its dotted key.
+    """
+    path, explicit = paths.resolve_config_path(config_path)
+    data: dict[str, Any] = {}
+    if path is not None:
+        if not path.is_file() and explicit:
+            raise ConfigError([("(file)", f"{path}: no such file")], path)
+        if path.is_file():
+            data = _read_toml(path)
+    token = _FILE_DATA.set(data)
+    try:
+        return Settings(**dict(overrides or {}))
+    except ValidationError as exc:
+        problems = [_describe(error) for error in exc.errors(include_url=False)]
+        raise ConfigError(problems, path) from exc
+    finally:
+        _FILE_DATA.reset(token)
