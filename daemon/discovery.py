@@ -1,0 +1,232 @@
+"""Pure. Home Assistant MQTT discovery: one device-based message per treadmill.
+
+The message goes to `<discovery_prefix>/device/<daemon_id>_<device_slug>/config`, retained.
+It uses Home Assistant's full key names (`device`, `origin`, `components`, `platform`, ...)
+rather than the abbreviations (`dev`, `o`, `cmps`, `p`): the documentation's prose and its
+examples disagree on the abbreviation of `components` (`cmp` or `cmps`), and the full names
+are always accepted. The payload is a few kilobytes, sent once per connect.
+
+Availability: treadmill entities need both the daemon (`{base}/status`) and the treadmill
+link (`{base}/<device>/availability`) to be online (`availability_mode: all`); the
+connection sensor, the back-pain select and the prompt event only need the daemon. Command
+entities use QoS 1 so the broker queues commands for the daemon while it is away.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Final
+
+from treadwell.daemon.messages import PROMPT_KINDS
+
+ORIGIN_NAME: Final = "treadwell"
+SUPPORT_URL: Final = "https://github.com/treadwell/treadwell/issues"
+BACK_PAIN_OPTIONS: Final = ("none", "ache", "red")
+_UNSAFE_ID = re.compile(r"[^a-zA-Z0-9_-]+")
+
+
+def discovery_object_id(daemon_id: str, device_slug: str) -> str:
+    """The `<object_id>` of a treadmill's discovery topic: only `[a-zA-Z0-9_-]`."""
+    return _UNSAFE_ID.sub("_", f"{daemon_id}_{device_slug}").strip("_")
+
+
+def build_device_discovery(
+    *,
+    base: str,
+    discovery_prefix: str,
+    daemon_id: str,
+    device_slug: str,
+    device_name: str,
+    sw_version: str,
+    incline_min: float,
+    incline_max: float,
+    incline_step: float,
+) -> tuple[str, dict[str, Any]]:
+    """Build the retained device-discovery message for one treadmill.
+
+    Args:
+        base: The daemon's base topic.
+        discovery_prefix: Home Assistant's discovery prefix, usually `homeassistant`.
+        daemon_id: Stable id of this daemon (its MQTT client id, say).
+        device_slug: The treadmill's slug, as in `{base}/<device>/state`.
+        device_name: The treadmill's human name.
+        sw_version: Treadwell's version.
+        incline_min: Lowest target incline a dashboard may ask for, in percent.
+        incline_max: Highest target incline a dashboard may ask for, in percent.
+        incline_step: Step of the target-incline number, in percent.
+
+    Returns:
+        The discovery topic and the payload (serialize it as JSON).
+
+    Raises:
+        ValueError: If the incline range or step is empty or negative.
+    """
+    if not incline_min < incline_max or incline_step <= 0:
+        msg = f"bad incline range {incline_min}..{incline_max} step {incline_step}"
+        raise ValueError(msg)
+    object_id = discovery_object_id(daemon_id, device_slug)
+    topics = _Topics(base, device_slug)
+    payload: dict[str, Any] = {
+        "device": {
+            "identifiers": [object_id],
+            "name": device_name,
+            "manufacturer": "Treadwell",
+            "model": "BLE treadmill bridge",
+            "sw_version": sw_version,
+        },
+        "origin": {"name": ORIGIN_NAME, "sw_version": sw_version, "support_url": SUPPORT_URL},
+        "components": {
+            **_sensors(object_id, topics),
+            **_binary_sensors(object_id, topics),
+            "back_pain": _entity(object_id, "select", "back_pain", "Back-pain flag", topics.daemon)
+            | {
+                "options": list(BACK_PAIN_OPTIONS),
+                "command_topic": f"{base}/flags/set",
+                "command_template": '{"back_pain": "{{ value }}"}',
+                "state_topic": f"{base}/flags",
+                "value_template": "{{ value_json.back_pain }}",
+                "entity_category": "config",
+                "icon": "mdi:human-handsdown",
+                "qos": 1,
+            },
+            "target_incline": _entity(
+                object_id, "number", "target_incline", "Target incline", topics.device
+            )
+            | {
+                "command_topic": f"{base}/{device_slug}/incline/set",
+                "state_topic": topics.state,
+                "value_template": "{{ value_json.incline_pct }}",
+                "min": incline_min,
+                "max": incline_max,
+                "step": incline_step,
+                "mode": "box",
+                "unit_of_measurement": "%",
+                "icon": "mdi:slope-uphill",
+                "qos": 1,
+            },
+            "prompt": _entity(object_id, "event", "prompt", "Coach prompt", topics.daemon)
+            | {
+                "state_topic": f"{base}/prompt",
+                "event_types": list(PROMPT_KINDS),
+                "icon": "mdi:message-alert",
+            },
+        },
+    }
+    return f"{discovery_prefix}/device/{object_id}/config", payload
+
+
+class _Topics:
+    def __init__(self, base: str, device_slug: str) -> None:
+        self.state = f"{base}/{device_slug}/state"
+        status = {"topic": f"{base}/status"}
+        self.daemon = [status]
+        self.device = [status, {"topic": f"{base}/{device_slug}/availability"}]
+
+
+def _entity(
+    object_id: str,
+    platform: str,
+    key: str,
+    name: str,
+    availability: list[dict[str, str]],
+) -> dict[str, Any]:
+    unique_id = f"{object_id}_{key}"
+    return {
+        "platform": platform,
+        "name": name,
+        "unique_id": unique_id,
+        "default_entity_id": f"{platform}.{unique_id}",
+        "availability": availability,
+        "availability_mode": "all",
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class _Sensor:
+    key: str
+    name: str
+    field: str  # in the state JSON
+    unit: str
+    state_class: str
+    precision: int
+    device_class: str | None = None
+    icon: str | None = None
+
+
+_SENSORS: Final = (
+    _Sensor("speed", "Speed", "speed_kmh", "km/h", "measurement", 1, device_class="speed"),
+    _Sensor("incline", "Incline", "incline_pct", "%", "measurement", 1, icon="mdi:slope-uphill"),
+    _Sensor(
+        "heart_rate",
+        "Heart rate",
+        "heart_rate_bpm",
+        "bpm",
+        "measurement",
+        0,
+        icon="mdi:heart-pulse",
+    ),
+    _Sensor(
+        "distance",
+        "Distance",
+        "total_distance_m",
+        "m",
+        "total_increasing",
+        0,
+        device_class="distance",
+    ),
+    _Sensor(
+        "elapsed_time",
+        "Elapsed time",
+        "elapsed_time_s",
+        "s",
+        "total_increasing",
+        0,
+        device_class="duration",
+    ),
+    _Sensor(
+        "suggested_incline",
+        "Suggested incline",
+        "suggested_incline_pct",
+        "%",
+        "measurement",
+        1,
+        icon="mdi:arrow-up-right",
+    ),
+)
+
+
+def _sensors(object_id: str, topics: _Topics) -> dict[str, dict[str, Any]]:
+    sensors: dict[str, dict[str, Any]] = {}
+    for spec in _SENSORS:
+        sensor = _entity(object_id, "sensor", spec.key, spec.name, topics.device) | {
+            "state_topic": topics.state,
+            # `default(none)` renders "None" for a missing field, which HA shows as unknown.
+            "value_template": f"{{{{ value_json.{spec.field} | default(none) }}}}",
+            "unit_of_measurement": spec.unit,
+            "state_class": spec.state_class,
+            "suggested_display_precision": spec.precision,
+        }
+        if spec.device_class is not None:
+            sensor["device_class"] = spec.device_class
+        if spec.icon is not None:
+            sensor["icon"] = spec.icon
+        sensors[spec.key] = sensor
+    return sensors
+
+
+def _binary_sensors(object_id: str, topics: _Topics) -> dict[str, dict[str, Any]]:
+    running = _entity(object_id, "binary_sensor", "running", "Running", topics.device) | {
+        "state_topic": topics.state,
+        "value_template": "{{ 'ON' if value_json.running else 'OFF' }}",
+        "device_class": "running",
+    }
+    # The link sensor must stay available while the link is down, or it could never say so.
+    connected = _entity(object_id, "binary_sensor", "connected", "Treadmill link", topics.daemon)
+    connected |= {
+        "state_topic": topics.state,
+        "value_template": "{{ 'ON' if value_json.connected else 'OFF' }}",
+        "device_class": "connectivity",
+        "entity_category": "diagnostic",
+    }
+    return {"running": running, "connected": connected}

@@ -1,0 +1,341 @@
+"""Pure. MQTT payloads at the trust boundary: incoming commands in, outgoing JSON out.
+
+Incoming commands are validated with strict pydantic models (`extra="forbid"`, finite numbers
+only, bounded ranges). `parse_command` is the single entry point: it checks the payload size
+before it reads a byte of JSON, and turns every kind of bad input into one `CommandError` whose
+message is short enough to publish on `{base}/error` and show on a dashboard.
+
+Outgoing payloads are built by the `*_payload` functions as compact UTF-8 JSON. They take plain
+values; the rules engine's types are mapped onto them by the composition root.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from treadwell.drivers.errors import TreadwellError
+
+if TYPE_CHECKING:
+    from collections.abc import Collection, Mapping, Sequence
+
+MAX_COMMAND_BYTES: Final = 4096
+"""Commands larger than this are rejected before they are parsed."""
+
+INCLINE_MIN_PCT: Final = -10.0
+INCLINE_MAX_PCT: Final = 40.0
+
+PROMPT_KINDS: Final = (
+    "warmup",
+    "incline",
+    "form",
+    "hydration",
+    "stretch",
+    "checkin",
+    "see_physio",
+    "stop_running",
+)
+"""Every prompt kind the rules engine emits (also Home Assistant's `event_types`)."""
+
+
+class CommandError(TreadwellError):
+    """A command that was rejected; nothing was changed.
+
+    Attributes:
+        topic: The topic the command arrived on.
+        message: What was wrong, in one short sentence.
+    """
+
+    def __init__(self, topic: str, message: str) -> None:
+        self.topic = topic
+        self.message = message
+        super().__init__(f"{topic}: {message}")
+
+
+class _Command(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+class FlagsSetCommand(_Command):
+    """Set or clear the back-pain flag (`{base}/flags/set`).
+
+    Attributes:
+        back_pain: `none` clears the flag, `ache` and `red` set it.
+        days: How long the flag lasts; None keeps the configured default.
+    """
+
+    back_pain: Literal["none", "ache", "red"]
+    days: Annotated[int, Field(ge=1, le=365)] | None = None
+
+
+class CheckinCommand(_Command):
+    """A pain check-in (`{base}/checkin`).
+
+    Attributes:
+        pain: Pain on a 0-10 scale.
+        kind: What the pain is like.
+    """
+
+    pain: Annotated[int, Field(ge=0, le=10)]
+    kind: Literal["none", "ache", "sharp", "radiating", "night"]
+
+
+class _InclinePayload(_Command):
+    incline_pct: Annotated[float, Field(ge=INCLINE_MIN_PCT, le=INCLINE_MAX_PCT)]
+
+
+_M = TypeVar("_M", bound=_Command)
+
+
+class InclineSetCommand(_Command):
+    """A manual target incline for one treadmill (`{base}/<device>/incline/set`).
+
+    The payload is a bare number (`3.5`) or `{"incline_pct": 3.5}`; the device comes from the
+    topic. The daemon still applies its own safety limits before the treadmill sees it.
+
+    Attributes:
+        device: Slug of the treadmill the command is for.
+        incline_pct: Target incline in percent.
+    """
+
+    device: str
+    incline_pct: Annotated[float, Field(ge=INCLINE_MIN_PCT, le=INCLINE_MAX_PCT)]
+
+
+Command = FlagsSetCommand | CheckinCommand | InclineSetCommand
+"""Any validated command."""
+
+
+def command_topics(base: str) -> tuple[str, ...]:
+    """The topic filters the bridge subscribes to for commands under `base`."""
+    return (f"{base}/flags/set", f"{base}/checkin", f"{base}/+/incline/set")
+
+
+def parse_command(topic: str, payload: bytes, *, base: str, devices: Collection[str]) -> Command:
+    """Validate one incoming command.
+
+    Args:
+        topic: The topic the message arrived on.
+        payload: The raw message payload.
+        base: The daemon's base topic.
+        devices: Slugs of the configured treadmills.
+
+    Returns:
+        The validated command.
+
+    Raises:
+        CommandError: For an unknown topic, an oversized or non-UTF-8 payload, malformed
+            JSON, wrong types, unknown keys or out-of-range values.
+    """
+    if len(payload) > MAX_COMMAND_BYTES:
+        raise CommandError(
+            topic, f"payload is {len(payload)} bytes, the limit is {MAX_COMMAND_BYTES}"
+        )
+    if topic == f"{base}/flags/set":
+        return _validate(FlagsSetCommand, topic, _load_json(topic, payload))
+    if topic == f"{base}/checkin":
+        return _validate(CheckinCommand, topic, _load_json(topic, payload))
+    device = _incline_device(topic, base)
+    if device is None:
+        raise CommandError(topic, "not a command topic")
+    if device not in devices:
+        raise CommandError(topic, f"unknown device {device!r}")
+    data = _load_json(topic, payload)
+    if isinstance(data, int | float) and not isinstance(data, bool):
+        data = {"incline_pct": data}
+    incline = _validate(_InclinePayload, topic, data)
+    return InclineSetCommand(device=device, incline_pct=incline.incline_pct)
+
+
+def _incline_device(topic: str, base: str) -> str | None:
+    prefix, suffix = f"{base}/", "/incline/set"
+    if not (topic.startswith(prefix) and topic.endswith(suffix)):
+        return None
+    device = topic[len(prefix) : -len(suffix)]
+    return device if device and "/" not in device else None
+
+
+def _reject_constant(name: str) -> Any:  # noqa: ANN401 - json's parse_constant hook
+    msg = f"{name} is not a number"
+    raise ValueError(msg)
+
+
+def _load_json(topic: str, payload: bytes) -> Any:  # noqa: ANN401 - JSON is untyped here
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError:
+        raise CommandError(topic, "payload is not UTF-8 text") from None
+    if not text.strip():
+        raise CommandError(topic, "payload is empty")
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        raise CommandError(topic, f"malformed JSON: {exc.msg} at character {exc.pos}") from None
+    except (ValueError, RecursionError) as exc:
+        raise CommandError(topic, f"malformed JSON: {exc}") from None
+
+
+def _validate(model: type[_M], topic: str, data: object) -> _M:
+    if not isinstance(data, dict):
+        raise CommandError(topic, f"expected a JSON object, got {_json_kind(data)}")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise CommandError(topic, f"{where}: {first['msg']}" if where else first["msg"]) from None
+
+
+def _json_kind(data: object) -> str:
+    match data:
+        case None:
+            return "null"
+        case bool():
+            return "a boolean"
+        case int() | float():
+            return "a number"
+        case str():
+            return "a string"
+        case list():
+            return "an array"
+        case _:
+            return type(data).__name__
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorReport:
+    """What `{base}/error` carries for a rejected command.
+
+    Attributes:
+        topic: The topic the command arrived on.
+        error: What was wrong with it.
+        received_at: When it arrived (timezone-aware).
+    """
+
+    topic: str
+    error: str
+    received_at: datetime
+
+    def to_json(self) -> bytes:
+        """The report as compact UTF-8 JSON."""
+        return _dump(
+            {"topic": self.topic, "error": self.error, "received_at": _iso(self.received_at)}
+        )
+
+
+def state_payload(
+    *,
+    speed_kmh: float | None,
+    incline_pct: float | None,
+    total_distance_m: float | None,
+    elapsed_time_s: float | None,
+    heart_rate_bpm: int | None,
+    running: bool,
+    connected: bool,
+    run_id: str | None,
+    suggested_incline_pct: float | None = None,
+) -> bytes:
+    """The retained `{base}/<device>/state` JSON: the latest reading of one treadmill.
+
+    Unknown values are JSON `null`; `suggested_incline_pct` appears only when there is one.
+    """
+    state: dict[str, object] = {
+        "speed_kmh": _finite(speed_kmh),
+        "incline_pct": _finite(incline_pct),
+        "total_distance_m": _finite(total_distance_m),
+        "elapsed_time_s": _finite(elapsed_time_s),
+        "heart_rate_bpm": heart_rate_bpm,
+        "running": running,
+        "connected": connected,
+        "run_id": run_id,
+    }
+    if suggested_incline_pct is not None:
+        state["suggested_incline_pct"] = _finite(suggested_incline_pct)
+    return _dump(state)
+
+
+def prompt_payload(
+    *,
+    prompt_id: str,
+    kind: str,
+    title: str,
+    message: str,
+    steps: Sequence[str],
+    run_id: str | None,
+    created_at: datetime,
+    disclaimer: str | None,
+    suggested_incline_pct: float | None = None,
+) -> bytes:
+    """The `{base}/prompt` JSON for one prompt.
+
+    It carries `event_type` (= `kind`) so Home Assistant's event entity can fire on it.
+
+    Raises:
+        ValueError: If `kind` is not one of `PROMPT_KINDS` or `created_at` has no zone.
+    """
+    if kind not in PROMPT_KINDS:
+        msg = f"unknown prompt kind {kind!r}; expected one of {', '.join(PROMPT_KINDS)}"
+        raise ValueError(msg)
+    prompt: dict[str, object] = {
+        "id": prompt_id,
+        "event_type": kind,
+        "kind": kind,
+        "title": title,
+        "message": message,
+        "steps": list(steps),
+        "run_id": run_id,
+        "created_at": _iso(created_at),
+        "disclaimer": disclaimer,
+    }
+    if kind == "incline":
+        prompt["suggested_incline_pct"] = _finite(suggested_incline_pct)
+    return _dump(prompt)
+
+
+def flags_payload(*, back_pain: str, expires_at: datetime | None) -> bytes:
+    """The retained `{base}/flags` JSON, e.g. `{"back_pain": "ache", "expires_at": "..."}`."""
+    expires = None if expires_at is None else _iso(expires_at)
+    return _dump({"back_pain": back_pain, "expires_at": expires})
+
+
+def run_payload(summary: Mapping[str, object]) -> bytes:
+    """The retained `{base}/run` JSON: the summary of the last finished run.
+
+    Args:
+        summary: Plain JSON-able values (duration, distance, average speed, incline
+            time-in-window, average and max heart rate, prompts issued). Datetimes are
+            written as ISO 8601 and non-finite numbers as null.
+    """
+    return _dump({key: _plain(value) for key, value in summary.items()})
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, float):
+        return _finite(value)
+    if isinstance(value, datetime):
+        return _iso(value)
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    if isinstance(value, dict):
+        return {str(key): _plain(item) for key, item in value.items()}
+    return value
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
+def _iso(moment: datetime) -> str:
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        msg = f"timestamp {moment!r} has no time zone"
+        raise ValueError(msg)
+    return moment.isoformat()
+
+
+def _dump(data: Mapping[str, object]) -> bytes:
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
