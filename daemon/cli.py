@@ -19,6 +19,7 @@ EXIT_USAGE = 2
 # name -> (module under treadwell.daemon.commands, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "decode": ("decode", "decode a captured FTMS, heart-rate or RSC packet to JSON"),
+    "scan": ("scan", "list the treadmills, heart-rate straps and footpods around"),
 }
 
 
