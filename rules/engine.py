@@ -1,0 +1,375 @@
+"""Pure. The rules engine: `evaluate(state, event, now) -> (state, actions)`.
+
+It combines the run state machine (`session`), incline help (`incline`), the form cue
+(`form`), post-run prompts (`recovery`) and check-in escalation (`checkins`). Each call first
+lets time pass (an expired flag is dropped, a run that timed out ends), then handles the event.
+
+Prompt ids are `"{run_id}:{kind}"` or `"{run_id}:{kind}:{n}"` and are issued at most once:
+the state remembers the ids of the current and recent runs, and a prompt whose id was already
+issued is not issued again, so a re-delivered prompt can always be de-duplicated downstream.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, assert_never
+
+from treadwell.rules import catalogue, checkins, recovery, session
+from treadwell.rules import form as form_rules
+from treadwell.rules import incline as incline_rules
+from treadwell.rules.actions import (
+    Action,
+    CancelScheduled,
+    FlagsChanged,
+    PublishPrompt,
+    RunEnded,
+    RunStarted,
+    RunSummary,
+    SetIncline,
+)
+from treadwell.rules.checkins import CheckinEntry
+from treadwell.rules.events import (
+    CheckinReceived,
+    Event,
+    FlagSet,
+    MachineStarted,
+    MachineStopped,
+    ReadingReceived,
+    TimerFired,
+    TreadmillConnected,
+    TreadmillDisconnected,
+)
+from treadwell.rules.form import FormState
+from treadwell.rules.incline import InclineState
+from treadwell.rules.model import (
+    BackPain,
+    Flags,
+    Prompt,
+    PromptKind,
+    Reading,
+    RulesConfig,
+    RulesInputError,
+    Treadmill,
+)
+from treadwell.rules.session import Run, Session
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+__all__ = ["EngineState", "evaluate", "initial_state"]
+
+
+@dataclass(frozen=True, slots=True)
+class EngineState:
+    """Everything the engine remembers; round-trips through JSON (see `serialization`).
+
+    Attributes:
+        config: The thresholds (not persisted: supplied again on load).
+        flags: The back-pain flag as set (see `Flags.effective` for what applies now).
+        treadmill: The connected treadmill's incline capabilities, if any.
+        session: The run state machine.
+        incline: Incline help in the current run.
+        form: Heart-rate baseline for the form cue.
+        suggested_incline_pct: The incline currently recommended, or None.
+        history: Recent finished runs and their check-ins.
+        physio_suggested: A physical therapist was suggested in the current pain episode.
+        last_run_id: The most recent finished run (check-ins belong to it).
+        pending: Keys of scheduled prompts that have not fired yet.
+        issued: Ids of prompts issued for the current and recent runs.
+    """
+
+    config: RulesConfig
+    flags: Flags = field(default_factory=Flags)
+    treadmill: Treadmill | None = None
+    session: Session = field(default_factory=Session)
+    incline: InclineState = field(default_factory=InclineState)
+    form: FormState = field(default_factory=FormState)
+    suggested_incline_pct: float | None = None
+    history: tuple[CheckinEntry, ...] = ()
+    physio_suggested: bool = False
+    last_run_id: str | None = None
+    pending: tuple[str, ...] = ()
+    issued: tuple[str, ...] = ()
+
+    @property
+    def run_id(self) -> str | None:
+        """The current run's id, or None when no run is on."""
+        return self.session.run_id
+
+    @property
+    def running(self) -> bool:
+        """Is a run on (running or paused)?"""
+        return self.session.run_id is not None
+
+
+def initial_state(config: RulesConfig) -> EngineState:
+    """A fresh engine: no flag, no treadmill, no runs."""
+    return EngineState(config=config)
+
+
+def evaluate(
+    state: EngineState, event: Event, now: datetime
+) -> tuple[EngineState, tuple[Action, ...]]:
+    """Let time pass until `now` (timezone-aware UTC), then handle `event`.
+
+    Raises:
+        RulesInputError: `now` is naive.
+    """
+    if now.utcoffset() is None:
+        raise RulesInputError(f"evaluate needs a timezone-aware now, got naive {now!r}")
+    out: list[Action] = []
+    state = _expire_flags(state, now, out)
+    signal = session.timeout_signal(state.session, now, state.config)
+    if signal is not None:
+        state = _signal(state, signal, now, out)
+    match event:
+        case ReadingReceived(reading):
+            state = _reading(state, reading, now, out)
+        case MachineStopped(paused):
+            state = _signal(
+                state, session.Signal.PAUSE if paused else session.Signal.STOP, now, out
+            )
+        case MachineStarted():
+            state = _signal(state, session.Signal.RESUME, now, out)
+        case TreadmillConnected(treadmill):
+            state = replace(state, treadmill=treadmill)
+            state = replace(state, suggested_incline_pct=_suggestion(state, now))
+        case TreadmillDisconnected():
+            state = replace(state, treadmill=None)
+        case FlagSet(back_pain, expires_at):
+            state = _set_flags(state, Flags(back_pain, expires_at), now, out)
+        case CheckinReceived():
+            state = _checkin(state, event, now, out)
+        case TimerFired(key):
+            state = replace(state, pending=tuple(k for k in state.pending if k != key))
+        case _:
+            assert_never(event)
+    return state, tuple(out)
+
+
+# -- helpers -------------------------------------------------------------------------------
+
+
+def _publish(state: EngineState, prompt: Prompt, out: list[Action]) -> EngineState:
+    """Issue `prompt` unless its id was issued before."""
+    if prompt.id in state.issued:
+        return state
+    out.append(PublishPrompt(prompt))
+    return replace(state, issued=(*state.issued, prompt.id))
+
+
+def _suggestion(state: EngineState, now: datetime) -> float | None:
+    """The incline to show as recommended: only in a run, with an ache flag, not overridden."""
+    if (
+        not state.running
+        or state.flags.effective(now) is not BackPain.ACHE
+        or state.incline.overridden
+    ):
+        return None
+    return incline_rules.target_incline(state.config, state.treadmill)
+
+
+def _expire_flags(state: EngineState, now: datetime, out: list[Action]) -> EngineState:
+    flags = state.flags
+    if flags.back_pain is BackPain.NONE or flags.effective(now) is not BackPain.NONE:
+        return state
+    return _set_flags(state, Flags(), now, out)
+
+
+def _set_flags(state: EngineState, flags: Flags, now: datetime, out: list[Action]) -> EngineState:
+    state = replace(state, flags=flags)
+    out.append(FlagsChanged(flags))
+    if state.run_id is not None and flags.effective(now) is BackPain.RED:
+        state = _stop_running(state, state.run_id, 1, now, out, from_checkin=False)
+    return replace(state, suggested_incline_pct=_suggestion(state, now))
+
+
+def _stop_running(
+    state: EngineState, run_id: str | None, n: int, now: datetime, out: list[Action], *,
+    from_checkin: bool,
+) -> EngineState:  # fmt: skip
+    owner = run_id or "checkin-" + now.strftime("%Y%m%dT%H%M%SZ")
+    prompt_id = f"{owner}:{PromptKind.STOP_RUNNING}" + (f":{n}" if n > 1 else "")
+    text = catalogue.stop_running(from_checkin=from_checkin)
+    prompt = recovery.make_prompt(
+        prompt_id, PromptKind.STOP_RUNNING, text, run_id, now, urgent=True
+    )
+    return _publish(state, prompt, out)
+
+
+# -- runs ----------------------------------------------------------------------------------
+
+
+def _reading(state: EngineState, reading: Reading, now: datetime, out: list[Action]) -> EngineState:
+    if reading.speed_kmh is not None:
+        signal = session.signal_for(state.session, reading.speed_kmh, now, state.config)
+        state = _signal(state, signal, now, out)
+    state = replace(state, session=session.record(state.session, reading, now, state.config))
+    run = state.session.run
+    if run is None:
+        return state
+    return _during_run(state, reading, run, now, out)
+
+
+def _signal(
+    state: EngineState, signal: session.Signal, now: datetime, out: list[Action]
+) -> EngineState:
+    before = state.session
+    after, change = session.advance(before, signal, now)
+    state = replace(state, session=after)
+    match change, after.run, before.run:
+        case session.Change.STARTED, Run() as run, _:
+            return _run_started(state, run, now, out)
+        case session.Change.ENDED, _, Run() as run:
+            return _run_ended(state, before, run, now, out)
+        case _:
+            return state
+
+
+def _run_started(state: EngineState, run: Run, now: datetime, out: list[Action]) -> EngineState:
+    run_id = run.run_id
+    out.append(RunStarted(run_id, run.started_at))
+    pending = state.pending
+    if state.last_run_id is not None and recovery.hydration_key(state.last_run_id) in pending:
+        # Running again: the last run's drink reminder is stale; this run brings its own.
+        key = recovery.hydration_key(state.last_run_id)
+        out.append(CancelScheduled(key))
+        pending = tuple(k for k in pending if k != key)
+    state = replace(
+        state,
+        pending=pending,
+        incline=InclineState(),
+        form=FormState(),
+        issued=_recent_ids(state),
+    )
+    state = replace(state, suggested_incline_pct=_suggestion(state, now))
+    if state.flags.effective(now) is BackPain.RED:
+        return _stop_running(state, run_id, 1, now, out, from_checkin=False)
+    warmup = recovery.make_prompt(
+        f"{run_id}:{PromptKind.WARMUP}", PromptKind.WARMUP, catalogue.warmup(), run_id, now
+    )
+    return _publish(state, warmup, out)
+
+
+def _recent_ids(state: EngineState) -> tuple[str, ...]:
+    """Issued ids worth remembering: those of runs still in the check-in history."""
+    runs = {entry.run_id for entry in state.history}
+    return tuple(i for i in state.issued if i.split(":", 1)[0] in runs)
+
+
+def _during_run(
+    state: EngineState, reading: Reading, run: Run, now: datetime, out: list[Action]
+) -> EngineState:
+    run_id, started_at = run.run_id, run.started_at
+    flag = state.flags.effective(now)
+    inc, decision = incline_rules.decide(
+        state.incline,
+        incline_pct=reading.incline_pct,
+        flag=flag,
+        run_started_at=started_at,
+        now=now,
+        config=state.config,
+        treadmill=state.treadmill,
+    )
+    state = replace(state, incline=inc)
+    if decision is not None:
+        if decision.set_it:
+            out.append(SetIncline(decision.incline_pct, run_id))
+        n = inc.suggestions
+        prompt = recovery.make_prompt(
+            f"{run_id}:{PromptKind.INCLINE}" + (f":{n}" if n > 1 else ""),
+            PromptKind.INCLINE,
+            catalogue.incline(decision.incline_pct, automated=decision.set_it),
+            run_id,
+            now,
+            suggested_incline_pct=decision.incline_pct,
+        )
+        state = _publish(state, prompt, out)
+    state = replace(state, suggested_incline_pct=_suggestion(state, now))
+    cue_state, reason = form_rules.decide(
+        state.form,
+        reading=reading,
+        distance_m=run.stats.distance_m,
+        run_started_at=started_at,
+        now=now,
+        config=state.config,
+    )
+    state = replace(state, form=cue_state)
+    if reason is None or flag is not BackPain.ACHE:
+        return state
+    text = catalogue.form_cue(heart_rate_drift=reason is form_rules.FormReason.HEART_RATE_DRIFT)
+    prompt = recovery.make_prompt(f"{run_id}:{PromptKind.FORM}", PromptKind.FORM, text, run_id, now)
+    return _publish(state, prompt, out)
+
+
+def _summary(state: EngineState, before: Session, run: Run, now: datetime) -> RunSummary:
+    run_id, started_at = run.run_id, run.started_at
+    ended_at = max(before.last_moving_at or now, started_at)
+    stats = run.stats
+    moving_h = stats.moving_s / 3600
+    return RunSummary(
+        run_id=run_id,
+        started_at=started_at,
+        ended_at=ended_at,
+        duration_s=(ended_at - started_at).total_seconds(),
+        moving_s=stats.moving_s,
+        distance_m=stats.distance_m,
+        average_speed_kmh=stats.distance_m / 1000 / moving_h if moving_h > 0 else None,
+        incline_time_in_window_s=stats.in_window_s,
+        average_hr_bpm=stats.hr_sum / stats.hr_count if stats.hr_count else None,
+        max_hr_bpm=stats.hr_max,
+        prompt_ids=tuple(i for i in state.issued if i.startswith(f"{run_id}:")),
+    )
+
+
+def _run_ended(
+    state: EngineState, before: Session, run: Run, now: datetime, out: list[Action]
+) -> EngineState:
+    summary = _summary(state, before, run, now)
+    out.append(RunEnded(summary))
+    config = state.config
+    state = replace(
+        state,
+        last_run_id=summary.run_id,
+        suggested_incline_pct=None,
+        history=checkins.add_run(state.history, summary.run_id, config.escalate_window_runs),
+    )
+    runs = {entry.run_id for entry in state.history}
+    pending = tuple(k for k in state.pending if k.split(":", 1)[0] in runs)
+    prompts, scheduled = recovery.run_end_actions(summary, state.flags.effective(now), now, config)
+    for prompt in prompts:
+        state = _publish(state, prompt, out)
+    out.extend(scheduled)
+    return replace(state, pending=(*pending, *(action.key for action in scheduled)))
+
+
+# -- check-ins -----------------------------------------------------------------------------
+
+
+def _checkin(
+    state: EngineState, event: CheckinReceived, now: datetime, out: list[Action]
+) -> EngineState:
+    run_id = state.last_run_id
+    if run_id is not None:
+        key = recovery.checkin_key(run_id)
+        if key in state.pending:
+            out.append(CancelScheduled(key))
+            state = replace(state, pending=tuple(k for k in state.pending if k != key))
+    if event.kind.is_red_flag:
+        state = _set_flags(state, Flags(BackPain.RED), now, out)
+        state = _stop_running(state, run_id, 2, now, out, from_checkin=True)
+    history = checkins.record_checkin(state.history, event.pain, event.kind)
+    state = replace(state, history=history)
+    painful = checkins.painful_runs(history)
+    if painful == 0:
+        return replace(state, physio_suggested=False)
+    config = state.config
+    if state.physio_suggested or painful < config.escalate_painful_runs:
+        return state
+    # Painful runs exist, so the history is not empty: its newest run owns this prompt.
+    owner = history[-1].run_id
+    text = catalogue.see_physio(painful, len(history))
+    prompt = recovery.make_prompt(
+        f"{owner}:{PromptKind.SEE_PHYSIO}", PromptKind.SEE_PHYSIO, text, owner, now
+    )
+    return replace(_publish(state, prompt, out), physio_suggested=True)

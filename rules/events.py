@@ -1,0 +1,115 @@
+"""Pure. What can happen to the rules engine: the events `evaluate` accepts.
+
+The daemon turns BLE notifications, MQTT commands and its own timers into these. Events that
+carry user input check it on construction (`RulesInputError`), so nothing invalid gets in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from treadwell.rules.model import (
+    BackPain,
+    PainKind,
+    Reading,
+    RulesInputError,
+    Treadmill,
+    require_aware,
+)
+
+__all__ = [
+    "CheckinReceived",
+    "Event",
+    "FlagSet",
+    "MachineStarted",
+    "MachineStopped",
+    "ReadingReceived",
+    "TimerFired",
+    "TreadmillConnected",
+    "TreadmillDisconnected",
+]
+
+MAX_PAIN = 10
+
+
+@dataclass(frozen=True, slots=True)
+class ReadingReceived:
+    """A treadmill/strap sample arrived."""
+
+    reading: Reading
+
+
+@dataclass(frozen=True, slots=True)
+class MachineStopped:
+    """The treadmill reported that it stopped (`paused`: the runner paused it)."""
+
+    paused: bool
+
+
+@dataclass(frozen=True, slots=True)
+class MachineStarted:
+    """The treadmill reported that it started or resumed."""
+
+
+@dataclass(frozen=True, slots=True)
+class TreadmillConnected:
+    """A treadmill connected; `treadmill` says what its incline can do."""
+
+    treadmill: Treadmill
+
+
+@dataclass(frozen=True, slots=True)
+class TreadmillDisconnected:
+    """The treadmill went away: nothing can be set on it until it is back."""
+
+
+@dataclass(frozen=True, slots=True)
+class FlagSet:
+    """The runner set a back-pain flag, optionally until `expires_at`."""
+
+    back_pain: BackPain
+    expires_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        require_aware("FlagSet.expires_at", self.expires_at)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckinReceived:
+    """The runner answered "how is your back?": pain 0-10 and what kind."""
+
+    pain: int
+    kind: PainKind
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.pain <= MAX_PAIN:
+            raise RulesInputError(f"check-in pain must be 0 to {MAX_PAIN}, got {self.pain}")
+
+    @property
+    def painful(self) -> bool:
+        """Did the runner report any back pain?"""
+        return self.pain > 0 or self.kind is not PainKind.NONE
+
+
+@dataclass(frozen=True, slots=True)
+class TimerFired:
+    """A timer of the daemon fired: a scheduled prompt's `key`, or any tick.
+
+    The engine has no clock, so run timeouts are noticed on the next event; the daemon sends
+    a tick now and then (say every 10 s) so a run also ends when the treadmill goes silent.
+    """
+
+    key: str
+
+
+Event = (
+    ReadingReceived
+    | MachineStopped
+    | MachineStarted
+    | TreadmillConnected
+    | TreadmillDisconnected
+    | FlagSet
+    | CheckinReceived
+    | TimerFired
+)

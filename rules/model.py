@@ -1,0 +1,251 @@
+"""Pure. The values the rules engine reasons about: flags, readings, prompts, capabilities, config.
+
+Every value is a frozen, slotted dataclass; strings that leave the process are `StrEnum`s.
+Constructors check what a caller can get wrong (a naive datetime, an inverted range, a
+threshold out of order) and raise `RulesInputError` with a message that says what to fix, so
+bad input is refused at the edge instead of turning into a strange decision later.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from treadwell.drivers.errors import TreadwellError
+
+__all__ = [
+    "BackPain",
+    "Flags",
+    "PainKind",
+    "Prompt",
+    "PromptKind",
+    "Reading",
+    "RulesConfig",
+    "RulesInputError",
+    "Step",
+    "Treadmill",
+    "require_aware",
+]
+
+
+class RulesInputError(TreadwellError, ValueError):
+    """A value handed to the rules engine that it cannot use (the message says why)."""
+
+
+def require_aware(name: str, value: datetime | None) -> None:
+    """Refuse a naive datetime: the engine compares instants, never wall-clock readings.
+
+    Raises:
+        RulesInputError: `value` is a datetime without a timezone.
+    """
+    if value is not None and value.utcoffset() is None:
+        raise RulesInputError(f"{name} must be timezone-aware (UTC), got naive {value!r}")
+
+
+class BackPain(StrEnum):
+    """How the runner's back is, as set by the runner."""
+
+    NONE = "none"
+    ACHE = "ache"
+    """Ache or stiffness: keep running, with incline and form help."""
+    RED = "red"
+    """Sharp pain, pain radiating down the leg, or pain at night: stop and get it checked."""
+
+
+class PainKind(StrEnum):
+    """The kind of back pain reported in a check-in."""
+
+    NONE = "none"
+    ACHE = "ache"
+    SHARP = "sharp"
+    RADIATING = "radiating"
+    NIGHT = "night"
+
+    @property
+    def is_red_flag(self) -> bool:
+        """True for the kinds that call for stopping and seeing a healthcare provider."""
+        return self in {PainKind.SHARP, PainKind.RADIATING, PainKind.NIGHT}
+
+
+@dataclass(frozen=True, slots=True)
+class Flags:
+    """The back-pain flag the runner set, and when it stops applying (None: until cleared)."""
+
+    back_pain: BackPain = BackPain.NONE
+    expires_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        require_aware("Flags.expires_at", self.expires_at)
+
+    def effective(self, now: datetime) -> BackPain:
+        """The flag that applies at `now`: an expired flag counts as `none`."""
+        if self.expires_at is not None and now >= self.expires_at:
+            return BackPain.NONE
+        return self.back_pain
+
+
+class PromptKind(StrEnum):
+    """What a health prompt is about."""
+
+    WARMUP = "warmup"
+    INCLINE = "incline"
+    FORM = "form"
+    HYDRATION = "hydration"
+    STRETCH = "stretch"
+    CHECKIN = "checkin"
+    SEE_PHYSIO = "see_physio"
+    STOP_RUNNING = "stop_running"
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One exercise in a routine: held for `seconds`, or done for `reps`, maybe on each side."""
+
+    name: str
+    seconds: int | None = None
+    reps: str | None = None
+    per_side: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Prompt:
+    """A health prompt for the runner.
+
+    `id` is stable for a run and a reason, so a re-delivered prompt can be de-duplicated.
+    """
+
+    id: str
+    kind: PromptKind
+    title: str
+    message: str
+    steps: tuple[Step, ...]
+    run_id: str | None
+    created_at: datetime
+    disclaimer: str
+    suggested_incline_pct: float | None = None
+    urgent: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One treadmill/strap sample; a field is None when no device reports it."""
+
+    speed_kmh: float | None = None
+    incline_pct: float | None = None
+    total_distance_m: float | None = None
+    heart_rate_bpm: int | None = None
+    elapsed_time_s: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Treadmill:
+    """What the connected treadmill can do with its incline (FTMS Supported Inclination Range)."""
+
+    can_set_incline: bool
+    min_incline_pct: float
+    max_incline_pct: float
+    step_pct: float
+
+    def __post_init__(self) -> None:
+        values = (self.min_incline_pct, self.max_incline_pct, self.step_pct)
+        if not all(math.isfinite(v) for v in values):
+            raise RulesInputError(f"treadmill incline range must be finite numbers: {values}")
+        if self.min_incline_pct > self.max_incline_pct:
+            raise RulesInputError(
+                f"treadmill incline range is inverted: min {self.min_incline_pct} "
+                f"> max {self.max_incline_pct}"
+            )
+        if self.step_pct <= 0:
+            raise RulesInputError(f"treadmill incline step must be > 0, got {self.step_pct}")
+
+
+@dataclass(frozen=True, slots=True)
+class RulesConfig:
+    """Every threshold the rules use. Durations are seconds; speeds km/h; inclines percent.
+
+    Attributes:
+        run_start_speed_kmh: The belt counts as moving at or above this (2.0: a slow walk).
+        run_start_s: The belt must keep moving this long before a run starts.
+        stop_timeout_s: A run ends once the belt has been still (or silent) this long;
+            shorter stops are pauses the run survives.
+        pause_tolerance_s: A pause reported by the treadmill itself is kept this long.
+        incline_window_min_pct: Lower edge of the back-friendly incline window.
+        incline_window_max_pct: Upper edge of that window.
+        incline_target_pct: The incline suggested inside the window.
+        max_incline_pct: The runner's own ceiling; nothing above it is ever suggested or set.
+        automation_allowed: May the engine set the incline itself (ache flag only)?
+        incline_underway_s: How long a run must be going before incline help starts.
+        incline_interval_s: At most one incline action per this many seconds.
+        incline_settle_s: Time the treadmill gets to reach an incline we set; a different
+            incline after that (or after ours was confirmed) is the runner's choice.
+        form_cue_distance_m: With an ache flag, the form cue comes after this distance.
+        hr_drift_bpm: Heart-rate rise at a steady pace that also brings the form cue
+            (None: do not watch heart rate).
+        hr_baseline_after_s: When in a run the heart-rate baseline is taken.
+        steady_speed_tolerance_kmh: Speed changes larger than this restart the baseline.
+        hydration_reminder_after_s: The later hydration reminder, after the run ends.
+        checkin_after_s: The "how is your back?" check-in, after the run ends.
+        escalate_painful_runs: Painful runs (N) among ...
+        escalate_window_runs: ... the last M runs that lead to a physical-therapist prompt.
+    """
+
+    run_start_speed_kmh: float = 2.0
+    run_start_s: float = 5.0
+    stop_timeout_s: float = 120.0
+    pause_tolerance_s: float = 600.0
+    incline_window_min_pct: float = 2.0
+    incline_window_max_pct: float = 3.0
+    incline_target_pct: float = 2.5
+    max_incline_pct: float = 3.0
+    automation_allowed: bool = True
+    incline_underway_s: float = 60.0
+    incline_interval_s: float = 300.0
+    incline_settle_s: float = 30.0
+    form_cue_distance_m: float = 3000.0
+    hr_drift_bpm: int | None = 10
+    hr_baseline_after_s: float = 600.0
+    steady_speed_tolerance_kmh: float = 0.5
+    hydration_reminder_after_s: float = 3600.0
+    checkin_after_s: float = 7200.0
+    escalate_painful_runs: int = 3
+    escalate_window_runs: int = 5
+
+    def __post_init__(self) -> None:
+        for problem in self._problems():
+            raise RulesInputError(f"invalid rules config: {problem}")
+
+    def _problems(self) -> list[str]:
+        problems = [
+            f"{name} must be a finite number >= 0, got {value}"
+            for name, value in (
+                ("run_start_speed_kmh", self.run_start_speed_kmh),
+                ("stop_timeout_s", self.stop_timeout_s),
+                ("pause_tolerance_s", self.pause_tolerance_s),
+                ("incline_underway_s", self.incline_underway_s),
+                ("incline_interval_s", self.incline_interval_s),
+                ("incline_settle_s", self.incline_settle_s),
+                ("form_cue_distance_m", self.form_cue_distance_m),
+                ("hr_baseline_after_s", self.hr_baseline_after_s),
+                ("steady_speed_tolerance_kmh", self.steady_speed_tolerance_kmh),
+                ("hydration_reminder_after_s", self.hydration_reminder_after_s),
+                ("checkin_after_s", self.checkin_after_s),
+                ("max_incline_pct", self.max_incline_pct),
+            )
+            if not (math.isfinite(value) and value >= 0)
+        ]
+        if not self.run_start_s >= 1:
+            # Run ids carry the start second: one second apart keeps them unique.
+            problems.append(f"run_start_s must be >= 1, got {self.run_start_s}")
+        window = (self.incline_window_min_pct, self.incline_target_pct, self.incline_window_max_pct)
+        if not (0 <= window[0] <= window[1] <= window[2] and math.isfinite(window[2])):
+            problems.append(f"need 0 <= incline window min <= target <= max, got {window}")
+        if self.hr_drift_bpm is not None and self.hr_drift_bpm < 1:
+            problems.append(f"hr_drift_bpm must be >= 1 or None, got {self.hr_drift_bpm}")
+        if not 1 <= self.escalate_painful_runs <= self.escalate_window_runs:
+            problems.append(
+                "need 1 <= escalate_painful_runs <= escalate_window_runs, got "
+                f"{self.escalate_painful_runs} of {self.escalate_window_runs}"
+            )
+        return problems
