@@ -35,12 +35,14 @@ from pydantic_settings import (
 
 from treadwell.daemon import paths
 from treadwell.drivers.errors import TreadwellError
+from treadwell.rules.model import RulesConfig, RulesInputError
 
 EX_CONFIG = 78
 """Exit status for a bad configuration (sysexits.h); the unit's `RestartPreventExitStatus`."""
 
 _TOPIC_FORBIDDEN = re.compile(r"[#+\x00]")
 _ADDRESS = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")
+_NAMED_KEY = re.compile(r"^([a-z_][a-z0-9_]*(?:\.[a-z0-9_]+)*): (.+)$", re.DOTALL)
 _LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
 # The parsed TOML file for the settings being built (see `load_settings`).
@@ -129,15 +131,17 @@ class MqttSettings(_Model):
     def _resolve_password(self) -> MqttSettings:
         if self.password_file is not None:
             if self.password is not None:
-                raise ValueError("give either password or password_file, not both")
+                raise ValueError("password_file: give either password or password_file, not both")
             try:
                 text = self.password_file.read_text(encoding="utf-8")
             except OSError as exc:
-                msg = f"password_file {str(self.password_file)!r}: {exc.strerror or exc}"
+                msg = (
+                    f"password_file: cannot read {str(self.password_file)!r}: {exc.strerror or exc}"
+                )
                 raise ValueError(msg) from exc
             object.__setattr__(self, "password", SecretStr(text.rstrip("\r\n")))
         if self.certfile is None and self.keyfile is not None:
-            raise ValueError("keyfile needs certfile")
+            raise ValueError("keyfile: needs certfile too")
         if (
             self.password is not None
             and not self.tls
@@ -145,7 +149,7 @@ class MqttSettings(_Model):
             and not self.allow_insecure_credentials
         ):
             raise ValueError(
-                "a password would be sent unencrypted to a remote broker: set tls = true, "
+                "password: would be sent unencrypted to a remote broker: set tls = true, "
                 "or allow_insecure_credentials = true if the network is trusted"
             )
         return self
@@ -214,20 +218,57 @@ class FootpodSettings(_DeviceSettings):
 
 
 class RulesSettings(_Model):
-    """Thresholds of the back-care rules (see docs/config.example.toml for their meaning)."""
+    """Thresholds of the back-care rules (`treadwell.rules.model.RulesConfig`).
 
-    ache_incline_min_pct: float = Field(default=2.0, ge=0.0, le=15.0)
-    ache_incline_max_pct: float = Field(default=3.0, ge=0.0, le=15.0)
-    hydration_reminder_min: float = Field(default=30.0, gt=0.0, le=24 * 60)
-    checkin_delay_h: float = Field(default=4.0, gt=0.0, le=72.0)
-    pain_streak_runs: int = Field(default=3, ge=2, le=20)
-    misfire_grace_s: int = Field(default=1800, ge=1, le=7 * 24 * 3600)
+    Durations are seconds, speeds km/h, inclines percent. The runner's incline ceiling and
+    whether automation is allowed are per treadmill (see `TreadmillSettings`).
+    """
+
+    run_start_speed_kmh: float = Field(default=2.0, ge=0.0, le=30.0)
+    run_start_s: float = Field(default=5.0, ge=1.0, le=600.0)
+    stop_timeout_s: float = Field(default=120.0, ge=0.0, le=24 * 3600)
+    pause_tolerance_s: float = Field(default=600.0, ge=0.0, le=24 * 3600)
+    incline_window_min_pct: float = Field(default=2.0, ge=0.0, le=40.0)
+    incline_window_max_pct: float = Field(default=3.0, ge=0.0, le=40.0)
+    incline_target_pct: float = Field(default=2.5, ge=0.0, le=40.0)
+    incline_underway_s: float = Field(default=60.0, ge=0.0, le=24 * 3600)
+    incline_interval_s: float = Field(default=300.0, ge=0.0, le=24 * 3600)
+    incline_settle_s: float = Field(default=30.0, ge=0.0, le=3600)
+    form_cue_distance_m: float = Field(default=3000.0, ge=0.0, le=200_000)
+    hr_drift_bpm: int | None = Field(default=10, ge=1, le=100)
+    hr_baseline_after_s: float = Field(default=600.0, ge=0.0, le=24 * 3600)
+    steady_speed_tolerance_kmh: float = Field(default=0.5, ge=0.0, le=30.0)
+    hydration_reminder_after_s: float = Field(default=3600.0, ge=0.0, le=7 * 24 * 3600)
+    checkin_after_s: float = Field(default=7200.0, ge=0.0, le=7 * 24 * 3600)
+    escalate_painful_runs: int = Field(default=3, ge=1, le=100)
+    escalate_window_runs: int = Field(default=5, ge=1, le=100)
+    prompt_grace_s: int = Field(default=1800, ge=1, le=7 * 24 * 3600)
 
     @model_validator(mode="after")
-    def _ordered(self) -> RulesSettings:
-        if self.ache_incline_min_pct > self.ache_incline_max_pct:
-            raise ValueError("ache_incline_min_pct must not exceed ache_incline_max_pct")
+    def _consistent(self) -> RulesSettings:
+        try:
+            self.to_rules_config()
+        except RulesInputError as exc:
+            raise ValueError(str(exc).removeprefix("invalid rules config: ")) from exc
         return self
+
+    def to_rules_config(self, treadmill: TreadmillSettings | None = None) -> RulesConfig:
+        """The rules engine's thresholds, with one treadmill's limits.
+
+        Args:
+            treadmill: Supplies `max_incline_pct` and `automation_allowed` (defaults to a
+                treadmill with default settings: 3 % ceiling, no automation).
+
+        Returns:
+            The engine's `RulesConfig`.
+        """
+        fields = self.model_dump(exclude={"prompt_grace_s"})
+        device = treadmill if treadmill is not None else TreadmillSettings()
+        return RulesConfig(
+            **fields,
+            max_incline_pct=device.max_incline_pct,
+            automation_allowed=device.automation_allowed,
+        )
 
 
 class FlagsSettings(_Model):
@@ -351,10 +392,10 @@ def _describe(error: ErrorDetails) -> tuple[str, str]:
         and error["type"] != "value_error"
     ):
         message = f"{message} (got {shown!r})"
-    if error["type"] == "value_error" and message.split(":", 1)[0].count(".") >= 2:
-        # A cross-field check that names a deeper key itself ("treadmills.1.name: ...").
-        key, _, rest = message.partition(": ")
-        return key, rest
+    named = _NAMED_KEY.match(message)
+    if error["type"] == "value_error" and named:
+        # A cross-field check that names the key it is about ("treadmills.1.name: ...").
+        return ".".join([*loc, named.group(1)]), named.group(2)
     return ".".join(loc) or "(top level)", message
 
 
