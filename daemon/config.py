@@ -162,7 +162,7 @@ class BleSettings(_Model):
     adapter: str | None = None
     scan_timeout_s: float = Field(default=10.0, gt=0.0, le=300.0)
     speedup: float = Field(default=1.0, gt=0.0, le=1000.0)
-    virtual_profile: Literal["demo", "steady", "intervals", "hills"] = "demo"
+    virtual_profile: Literal["demo", "steady"] = "demo"
 
 
 class _DeviceSettings(_Model):
@@ -235,7 +235,7 @@ class RulesSettings(_Model):
     incline_interval_s: float = Field(default=300.0, ge=0.0, le=24 * 3600)
     incline_settle_s: float = Field(default=30.0, ge=0.0, le=3600)
     form_cue_distance_m: float = Field(default=3000.0, ge=0.0, le=200_000)
-    hr_drift_bpm: int | None = Field(default=10, ge=1, le=100)
+    hr_drift_bpm: int = Field(default=10, ge=0, le=100)
     hr_baseline_after_s: float = Field(default=600.0, ge=0.0, le=24 * 3600)
     steady_speed_tolerance_kmh: float = Field(default=0.5, ge=0.0, le=30.0)
     hydration_reminder_after_s: float = Field(default=3600.0, ge=0.0, le=7 * 24 * 3600)
@@ -263,6 +263,8 @@ class RulesSettings(_Model):
             The engine's `RulesConfig`.
         """
         fields = self.model_dump(exclude={"prompt_grace_s"})
+        # TOML has no null: 0 switches the heart-rate drift cue off.
+        fields["hr_drift_bpm"] = self.hr_drift_bpm or None
         device = treadmill if treadmill is not None else TreadmillSettings()
         return RulesConfig(
             **fields,

@@ -1,0 +1,139 @@
+"""Pure. The commented example configuration (`treadwell config example`).
+
+Kept identical to docs/config.example.toml (a test checks it), and shipped as a module so an
+installed Treadwell can print it.
+"""
+
+EXAMPLE_CONFIG = """\
+# Treadwell configuration, with every key at its default unless marked "example".
+#
+# Treadwell reads the first of: --config PATH, $TREADWELL_CONFIG,
+# $CONFIGURATION_DIRECTORY/config.toml (systemd: /etc/treadwell/config.toml),
+# ${XDG_CONFIG_HOME:-~/.config}/treadwell/config.toml, /etc/treadwell/config.toml.
+# Without a file the defaults below apply. Unknown keys are errors.
+#
+# Any key can be overridden from the environment: TREADWELL_ plus the key, with "__"
+# between levels, e.g. TREADWELL_MQTT__HOST=broker.lan or TREADWELL_LOG_LEVEL=DEBUG.
+# Check a file with:  treadwell config check --config PATH
+
+# DEBUG, INFO, WARNING, ERROR or CRITICAL.
+log_level = "INFO"
+
+# Where the SQLite state (run history, flags, check-ins, scheduled prompts) lives.
+# Default: $STATE_DIRECTORY (systemd: /var/lib/treadwell), else
+# ${XDG_STATE_HOME:-~/.local/state}/treadwell. Example:
+# state_dir = "/var/lib/treadwell"
+
+[mqtt]
+# The broker.
+host = "127.0.0.1"
+port = 1883
+# Credentials, if the broker wants them (example). The password is best kept out of
+# this file: under systemd put it in /etc/treadwell/mqtt_password (LoadCredential=), or
+# name a file here with password_file, or set TREADWELL_MQTT__PASSWORD.
+# username = "treadwell"
+# password = "..."
+# password_file = "/etc/treadwell/mqtt_password"
+# TLS to the broker; ca_file, certfile and keyfile must exist when given (example paths).
+tls = false
+# ca_file = "/etc/ssl/certs/ca-certificates.crt"
+# certfile = "/etc/treadwell/client.crt"
+# keyfile = "/etc/treadwell/client.key"
+# Skip the broker certificate's host name check (only for testing).
+tls_insecure = false
+# A password is only sent in clear text to a loopback broker unless this is true.
+allow_insecure_credentials = false
+# Every topic starts with this (no '+', '#', or leading/trailing '/').
+base_topic = "treadwell"
+# Default: "treadwell-<hostname>". Example:
+# client_id = "treadwell-gym"
+# Home Assistant MQTT discovery.
+discovery = true
+discovery_prefix = "homeassistant"
+# Seconds between keep-alive pings.
+keepalive = 30
+# At most this many state messages per second and device (readings are throttled).
+max_state_rate_hz = 2.0
+
+[ble]
+# "bleak" for real Bluetooth hardware, "virtual" for the built-in simulated devices.
+backend = "bleak"
+# The Bluetooth adapter to use (example); default: the system's default adapter.
+# adapter = "hci0"
+# How long one scan for a device lasts, in seconds.
+scan_timeout_s = 10.0
+# Virtual backend only: the scripted run ("demo" or "steady")
+# and how much faster than real time it plays.
+virtual_profile = "demo"
+speedup = 1.0
+
+# One [[treadmills]] table per FTMS treadmill. A treadmill is found by its address,
+# else by its advertised name, else the first FTMS treadmill found is used.
+[[treadmills]]
+# Shown in Home Assistant; its slug ("treadmill") names the MQTT topics. Slugs must be
+# unique among all devices.
+name = "treadmill"
+# Bluetooth address (example): address = "C8:4F:12:34:56:78"
+# Advertised name (example):   match_name = "FS-A1B2C3"
+# May Treadwell set the incline itself (only ever within max_incline_pct, and only
+# for an ache flag)? Otherwise it only suggests.
+automation_allowed = false
+# The runner's own incline ceiling in percent: nothing above it is suggested or set.
+max_incline_pct = 3.0
+
+# Heart-rate straps, found like treadmills (none by default). Example:
+# [[straps]]
+# name = "chest strap"
+# match_name = "Polar H10"
+
+# Running footpods (Running Speed and Cadence), the same way (none by default). Example:
+# [[footpods]]
+# name = "footpod"
+# address = "D1:22:33:44:55:66"
+
+[rules]
+# The belt counts as moving at or above this speed (km/h) ...
+run_start_speed_kmh = 2.0
+# ... for this many seconds before a run starts.
+run_start_s = 5.0
+# A run ends after the belt has been still or silent this long (s).
+stop_timeout_s = 120.0
+# A pause reported by the treadmill itself is kept this long (s).
+pause_tolerance_s = 600.0
+# The back-friendly incline window and the incline suggested inside it (%).
+incline_window_min_pct = 2.0
+incline_window_max_pct = 3.0
+incline_target_pct = 2.5
+# Incline help starts this long into a run (s) ...
+incline_underway_s = 60.0
+# ... at most once per this many seconds ...
+incline_interval_s = 300.0
+# ... and an incline Treadwell set gets this long to be reached (s).
+incline_settle_s = 30.0
+# With an ache flag, a form cue after this distance (m) ...
+form_cue_distance_m = 3000.0
+# ... or when the heart rate drifts up this much at a steady pace (bpm); 0 does not
+# watch heart rate.
+hr_drift_bpm = 10
+# When in a run the heart-rate baseline is taken (s), and what speed change (km/h)
+# restarts it.
+hr_baseline_after_s = 600.0
+steady_speed_tolerance_kmh = 0.5
+# After a run: a hydration reminder and a "how is your back?" check-in (s).
+hydration_reminder_after_s = 3600.0
+checkin_after_s = 7200.0
+# This many painful runs among the last escalate_window_runs runs bring a prompt to
+# see a physical therapist.
+escalate_painful_runs = 3
+escalate_window_runs = 5
+# A scheduled prompt missed while Treadwell was down still comes if at most this
+# late (s); later ones are dropped and logged.
+prompt_grace_s = 1800
+
+[flags]
+# The back-pain flag to start with when none is stored yet: "none", "ache"
+# (stiffness, ache) or "red" (sharp pain, pain down the leg, night pain).
+back_pain = "none"
+# How many days a flag set from here lasts (example); default: until cleared.
+# days = 7
+"""
