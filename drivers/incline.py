@@ -66,8 +66,8 @@ def snap_incline(
     low = max(limits.min_pct, device_min_pct)
     high = min(limits.max_pct, device_max_pct)
     step = step_pct if step_pct > 0 else 0.1
-    first = math.ceil(low / step - _EPSILON)
-    last = math.floor(high / step + _EPSILON)
+    first = math.ceil((low - _EPSILON) / step)
+    last = math.floor((high + _EPSILON) / step)
     if first > last:
         raise InclineOutOfLimitsError(
             f"cannot set incline {requested_pct:g} %: the treadmill offers "
