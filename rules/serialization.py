@@ -1,0 +1,135 @@
+"""Pure. `EngineState` to JSON and back, so a restart resumes the run and keeps the history.
+
+The format is the state's dataclass fields as JSON objects (datetimes as ISO 8601 with their
+offset, enums as their values, tuples as lists) inside `{"version": 1, "state": ...}`. The
+config is not stored: it comes from the configuration file on load, so a changed threshold
+applies after a restart. Loading is strict: a missing or unknown field, a wrong type or a naive
+datetime raises `StateFormatError` naming the field, and nothing half-loaded is returned.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from treadwell.rules.engine import EngineState
+from treadwell.rules.model import RulesConfig, RulesInputError
+
+__all__ = ["FORMAT_VERSION", "StateFormatError", "state_from_json", "state_to_json"]
+
+FORMAT_VERSION = 1
+_NOT_STORED = frozenset({"config"})
+
+
+class StateFormatError(RulesInputError):
+    """Stored engine state that cannot be loaded (the message names the field)."""
+
+
+def state_to_json(state: EngineState) -> str:
+    """Serialize `state` (without its config) to a JSON string."""
+    return json.dumps({"version": FORMAT_VERSION, "state": _encode(state)}, sort_keys=True)
+
+
+def state_from_json(text: str, config: RulesConfig) -> EngineState:
+    """Load a state saved by `state_to_json`, with `config` as its thresholds.
+
+    Raises:
+        StateFormatError: `text` is not a state this version can load.
+    """
+    try:
+        document = json.loads(text)
+    except ValueError as exc:
+        raise StateFormatError(f"engine state is not valid JSON: {exc}") from exc
+    if not isinstance(document, dict) or document.get("version") != FORMAT_VERSION:
+        raise StateFormatError(f"engine state must be a version {FORMAT_VERSION} document")
+    values = _fields(EngineState, document.get("state"), "state")
+    return EngineState(config=config, **values)
+
+
+def _encode(value: object) -> object:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {
+            f.name: _encode(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if f.name not in _NOT_STORED
+        }
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, tuple):
+        return [_encode(item) for item in value]
+    return value
+
+
+def _fields(cls: type[Any], raw: object, path: str) -> dict[str, Any]:
+    """Decode the stored fields of dataclass `cls` from `raw` (a JSON object)."""
+    if not isinstance(raw, dict):
+        raise StateFormatError(f"{path}: expected an object, got {raw!r}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls) if f.name not in _NOT_STORED]
+    unknown = sorted(set(raw) - set(names))
+    if unknown:
+        raise StateFormatError(f"{path}: unknown fields {unknown}")
+    missing = [name for name in names if name not in raw]
+    if missing:
+        raise StateFormatError(f"{path}: missing fields {missing}")
+    return {name: _decode(hints[name], raw[name], f"{path}.{name}") for name in names}
+
+
+def _decode(tp: Any, raw: object, path: str) -> object:  # noqa: ANN401 - any field type
+    """Decode `raw` as a value of type `tp`, as far as engine state needs it."""
+    origin = typing.get_origin(tp)
+    if origin is types.UnionType:
+        if raw is None:
+            return None
+        (inner,) = [arg for arg in typing.get_args(tp) if arg is not type(None)]
+        return _decode(inner, raw, path)
+    if origin is tuple:
+        if not isinstance(raw, list):
+            raise StateFormatError(f"{path}: expected a list, got {raw!r}")
+        item = typing.get_args(tp)[0]
+        return tuple(_decode(item, value, f"{path}[{i}]") for i, value in enumerate(raw))
+    if hasattr(tp, "__dataclass_fields__"):
+        try:
+            return tp(**_fields(tp, raw, path))
+        except StateFormatError:
+            raise
+        except RulesInputError as exc:
+            raise StateFormatError(f"{path}: {exc}") from exc
+    return _scalar(tp, raw, path)
+
+
+def _scalar(tp: type, raw: object, path: str) -> object:
+    if tp is datetime:
+        return _datetime(raw, path)
+    if issubclass(tp, StrEnum):
+        try:
+            return tp(typing.cast("str", raw))
+        except ValueError:
+            choices = [member.value for member in tp]
+            raise StateFormatError(f"{path}: {raw!r} is not one of {choices}") from None
+    ok = {
+        bool: isinstance(raw, bool),
+        int: isinstance(raw, int) and not isinstance(raw, bool),
+        float: isinstance(raw, int | float) and not isinstance(raw, bool),
+        str: isinstance(raw, str),
+    }[tp]
+    if not ok:
+        raise StateFormatError(f"{path}: expected {tp.__name__}, got {raw!r}")
+    return float(typing.cast("float", raw)) if tp is float else raw
+
+
+def _datetime(raw: object, path: str) -> datetime:
+    if not isinstance(raw, str):
+        raise StateFormatError(f"{path}: expected an ISO 8601 time, got {raw!r}")
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError:
+        raise StateFormatError(f"{path}: {raw!r} is not an ISO 8601 time") from None
+    if value.utcoffset() is None:
+        raise StateFormatError(f"{path}: {raw!r} has no timezone")
+    return value
