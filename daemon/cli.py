@@ -20,6 +20,10 @@ EXIT_USAGE = 2
 COMMANDS: dict[str, tuple[str, str]] = {
     "decode": ("decode", "decode a captured FTMS, heart-rate or RSC packet to JSON"),
     "scan": ("scan", "list the treadmills, heart-rate straps and footpods around"),
+    "config": ("config", "check the configuration or print a commented example"),
+    "history": ("history", "list past runs from the state database"),
+    "flags": ("flags", "show or set the back-pain flag (through the running daemon)"),
+    "checkin": ("checkin", "report how your back feels (through the running daemon)"),
 }
 
 

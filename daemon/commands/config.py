@@ -1,0 +1,103 @@
+"""I/O. `treadwell config check|example`: validate a configuration, print the example.
+
+Also home of the `--config` option and its loader, shared by the other sub-commands.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from treadwell.daemon import paths
+from treadwell.daemon.config import EX_CONFIG, ConfigError, Settings, load_settings
+from treadwell.daemon.config_example import EXAMPLE_CONFIG
+
+if TYPE_CHECKING:
+    import argparse
+
+
+def out(text: str) -> None:
+    """Write a line of the command's result to stdout."""
+    sys.stdout.write(text + "\n")
+
+
+def err(text: str) -> None:
+    """Write a line of diagnostics to stderr."""
+    sys.stderr.write(text + "\n")
+
+
+def add_config_option(parser: argparse.ArgumentParser) -> None:
+    """Add `--config PATH` to a sub-command's parser."""
+    parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="PATH",
+        help="configuration file (default: $TREADWELL_CONFIG, $CONFIGURATION_DIRECTORY/"
+        "config.toml, ~/.config/treadwell/config.toml, /etc/treadwell/config.toml)",
+    )
+
+
+def settings_or_exit_status(args: argparse.Namespace) -> Settings | int:
+    """Load the settings named by `args.config`, or print every problem and return 78."""
+    try:
+        return load_settings(getattr(args, "config", None))
+    except ConfigError as exc:
+        err(exc.format())
+        return EX_CONFIG
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Add the `check` and `example` actions."""
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    check = actions.add_parser(
+        "check",
+        help="validate the configuration and print a summary (exit 78 if invalid)",
+        description="Load the configuration the daemon would load, with the environment "
+        "overrides and credentials, and print every problem with its key (exit status 78) "
+        "or a summary.",
+    )
+    add_config_option(check)
+    actions.add_parser(
+        "example",
+        help="print a commented example configuration",
+        description="Print a configuration file with every key, its default and a comment.",
+    )
+
+
+def _summary(settings: Settings, source: Path | None) -> list[str]:
+    mqtt = settings.mqtt
+    auth = "no credentials" if mqtt.username is None else f"user {mqtt.username}"
+    if mqtt.password is not None:
+        auth += ", password set"
+    lines = [
+        f"config OK ({source if source is not None else 'no file: defaults'})",
+        f"  mqtt: {mqtt.host}:{mqtt.port}{' (TLS)' if mqtt.tls else ''}, {auth}, "
+        f"topics under {mqtt.base_topic}/, discovery "
+        f"{mqtt.discovery_prefix + '/' if mqtt.discovery else 'off'}",
+        f"  ble: {settings.ble.backend} backend",
+    ]
+    groups: list[tuple[str, list[tuple[str, str | None, str | None]]]] = [
+        ("treadmill", [(d.name, d.address, d.match_name) for d in settings.treadmills]),
+        ("strap", [(d.name, d.address, d.match_name) for d in settings.straps]),
+        ("footpod", [(d.name, d.address, d.match_name) for d in settings.footpods]),
+    ]
+    for kind, devices in groups:
+        for name, address, match_name in devices:
+            found_by = address or (f"name {match_name!r}" if match_name else "first found")
+            lines.append(f"  {kind}: {name} ({found_by})")
+    lines.append(f"  state: {settings.state_dir}")
+    return lines
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run `config check` or `config example`."""
+    if args.action == "example":
+        sys.stdout.write(EXAMPLE_CONFIG)
+        return 0
+    loaded = settings_or_exit_status(args)
+    if isinstance(loaded, int):
+        return loaded
+    source, _explicit = paths.resolve_config_path(args.config)
+    out("\n".join(_summary(loaded, source)))
+    return 0
