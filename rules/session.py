@@ -208,15 +208,14 @@ def record(session: Session, reading: Reading, now: datetime, config: RulesConfi
     gap = (now - run.last_reading_at).total_seconds()
     dt = min(max(gap, 0.0), MAX_SAMPLE_GAP_S)
     distance = stats.distance_m + _distance_delta(stats, reading, dt)
-    moving_s = stats.moving_s
-    if stats.last_speed_kmh is not None and stats.last_speed_kmh >= config.run_start_speed_kmh:
-        moving_s += dt
-    in_window_s = stats.in_window_s
+    moving = stats.last_speed_kmh is not None and stats.last_speed_kmh >= config.run_start_speed_kmh
     last_incline = stats.last_incline_pct
-    if last_incline is not None and (
+    in_window = last_incline is not None and (
         config.incline_window_min_pct <= last_incline <= config.incline_window_max_pct
-    ):
-        in_window_s += dt
+    )
+    # Time in the window counts only while moving: standing on the rails is not running uphill.
+    moving_s = stats.moving_s + (dt if moving else 0.0)
+    in_window_s = stats.in_window_s + (dt if moving and in_window else 0.0)
     hr = reading.heart_rate_bpm
     stats = RunStats(
         distance_m=distance,
