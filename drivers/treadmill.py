@@ -288,14 +288,17 @@ class TreadmillLink(BleLink):
 
     def _apply_quirks(self, record: TreadmillData) -> TreadmillData:
         q = self._quirks
-        changes: dict[str, float | None] = {}
         if q.speed_in_mph:
-            for field in ("speed_kmh", "average_speed_kmh"):
-                value = getattr(record, field)
-                changes[field] = None if value is None else q.speed_to_kmh(value)
+            record = dataclasses.replace(
+                record,
+                speed_kmh=_maybe(q.speed_to_kmh, record.speed_kmh),
+                average_speed_kmh=_maybe(q.speed_to_kmh, record.average_speed_kmh),
+            )
         if q.incline_map and record.incline_pct is not None:
-            changes["incline_pct"] = q.raw_to_incline(record.incline_pct * 10)
-        return dataclasses.replace(record, **changes) if changes else record
+            record = dataclasses.replace(
+                record, incline_pct=q.raw_to_incline(record.incline_pct * 10)
+            )
+        return record
 
     def _publish(self, record: TreadmillData) -> None:
         if record.speed_kmh is not None:
@@ -508,6 +511,10 @@ class TreadmillLink(BleLink):
             ) from None
         finally:
             self._pending = None
+
+
+def _maybe(convert: Callable[[float], float], value: float | None) -> float | None:
+    return None if value is None else convert(value)
 
 
 def _check(response: ControlPointResponse, *, what: str) -> None:
