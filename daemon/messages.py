@@ -11,8 +11,10 @@ values; the rules engine's types are mapped onto them by the composition root.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, TypeVar
@@ -22,7 +24,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from treadwell.drivers.errors import TreadwellError
 
 if TYPE_CHECKING:
-    from collections.abc import Collection, Mapping, Sequence
+    from collections.abc import Collection, Sequence
+
+    from _typeshed import DataclassInstance
 
 MAX_COMMAND_BYTES: Final = 4096
 """Commands larger than this are rejected before they are parsed."""
@@ -265,7 +269,7 @@ def prompt_payload(
     kind: str,
     title: str,
     message: str,
-    steps: Sequence[str],
+    steps: Sequence[object],
     run_id: str | None,
     created_at: datetime,
     disclaimer: str | None,
@@ -274,6 +278,8 @@ def prompt_payload(
     """The `{base}/prompt` JSON for one prompt.
 
     It carries `event_type` (= `kind`) so Home Assistant's event entity can fire on it.
+    `steps` may be strings, mappings or dataclasses (such as `treadwell.rules.model.Step`);
+    dataclasses are written as JSON objects of their fields.
 
     Raises:
         ValueError: If `kind` is not one of `PROMPT_KINDS` or `created_at` has no zone.
@@ -287,7 +293,7 @@ def prompt_payload(
         "kind": kind,
         "title": title,
         "message": message,
-        "steps": list(steps),
+        "steps": [_plain(step) for step in steps],
         "run_id": run_id,
         "created_at": _iso(created_at),
         "disclaimer": disclaimer,
@@ -303,18 +309,22 @@ def flags_payload(*, back_pain: str, expires_at: datetime | None) -> bytes:
     return _dump({"back_pain": back_pain, "expires_at": expires})
 
 
-def run_payload(summary: Mapping[str, object]) -> bytes:
+def run_payload(summary: Mapping[str, object] | DataclassInstance) -> bytes:
     """The retained `{base}/run` JSON: the summary of the last finished run.
 
     Args:
-        summary: Plain JSON-able values (duration, distance, average speed, incline
-            time-in-window, average and max heart rate, prompts issued). Datetimes are
-            written as ISO 8601 and non-finite numbers as null.
+        summary: A mapping or dataclass of plain values (duration, distance, average speed,
+            incline time-in-window, average and max heart rate, prompts issued). Datetimes
+            are written as ISO 8601 and non-finite numbers as null.
     """
-    return _dump({key: _plain(value) for key, value in summary.items()})
+    if not isinstance(summary, Mapping):
+        summary = dataclasses.asdict(summary)
+    return _dump({str(key): _plain(value) for key, value in summary.items()})
 
 
 def _plain(value: object) -> object:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _plain(dataclasses.asdict(value))
     if isinstance(value, float):
         return _finite(value)
     if isinstance(value, datetime):

@@ -1,0 +1,572 @@
+"""The MQTT bridge against a real mosquitto: the topic contract, commands, outbox, discovery."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import uuid
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
+
+import aiomqtt
+import pytest
+
+from treadwell.daemon.messages import (
+    CheckinCommand,
+    Command,
+    FlagsSetCommand,
+    InclineSetCommand,
+)
+from treadwell.daemon.mqtt import BridgeSettings, InsecureCredentialsError, MqttBridge
+from treadwell.daemon.outbox import Outbox
+from treadwell.drivers.errors import TreadwellError
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Callable
+    from pathlib import Path
+
+    from tests.support.mosquitto import Mosquitto
+
+WAIT_S = 15.0
+SECRET = "s3cret-" + uuid.uuid4().hex[:6]
+
+
+@dataclass
+class Received:
+    """What a test subscriber saw on one topic."""
+
+    topic: str
+    payload: bytes
+    qos: int
+    retain: bool
+
+    def json(self) -> object:
+        return json.loads(self.payload)
+
+
+@dataclass
+class Subscriber:
+    """An aiomqtt client in the test that records everything on its topics."""
+
+    client: aiomqtt.Client
+    messages: list[Received] = field(default_factory=list)
+    _changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def collect(self) -> None:
+        async for message in self.client.messages:
+            self.messages.append(
+                Received(message.topic.value, bytes(message.payload), message.qos, message.retain)
+            )
+            self._changed.set()
+
+    def on(self, topic: str) -> list[Received]:
+        return [m for m in self.messages if m.topic == topic]
+
+    async def wait_for(
+        self, predicate: Callable[[list[Received]], bool], what: str
+    ) -> list[Received]:
+        """Wait until `predicate(messages)` holds; fail (not hang) after WAIT_S."""
+        try:
+            async with asyncio.timeout(WAIT_S):
+                while not predicate(self.messages):
+                    self._changed.clear()
+                    await self._changed.wait()
+        except TimeoutError:
+            seen = [(m.topic, m.payload[:80]) for m in self.messages]
+            pytest.fail(f"timed out waiting for {what}; saw {seen}")
+        return self.messages
+
+    async def wait_on(self, topic: str, count: int = 1) -> list[Received]:
+        await self.wait_for(lambda _: len(self.on(topic)) >= count, f"{count} on {topic}")
+        return self.on(topic)
+
+
+@contextlib.asynccontextmanager
+async def subscriber(
+    broker: Mosquitto, *topics: str, identifier: str | None = None, clean: bool = True
+) -> AsyncIterator[Subscriber]:
+    client = aiomqtt.Client(
+        broker.host,
+        broker.port,
+        identifier=identifier or f"test-{uuid.uuid4().hex[:8]}",
+        clean_session=clean,
+    )
+    async with client:
+        sub = Subscriber(client)
+        await client.subscribe([(topic, 1) for topic in topics])
+        task = asyncio.create_task(sub.collect())
+        try:
+            yield sub
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
+                await task
+
+
+async def publish(broker: Mosquitto, topic: str, payload: bytes, *, retain: bool = False) -> None:
+    async with aiomqtt.Client(broker.host, broker.port) as client:
+        await client.publish(topic, payload, qos=1, retain=retain)
+
+
+@dataclass
+class Harness:
+    """A bridge running in the test's loop, with the commands it passed on."""
+
+    bridge: MqttBridge
+    outbox: Outbox
+    commands: list[Command]
+    ha_online_calls: list[int]
+    stop: asyncio.Event
+    task: asyncio.Task[None]
+
+
+def bridge_settings(broker: Mosquitto, base: str = "tw", **changes: object) -> BridgeSettings:
+    settings = BridgeSettings(
+        host=broker.host,
+        port=broker.port,
+        base_topic=base,
+        client_id=f"treadwell-{base}",
+        devices=("treadmill",),
+        max_state_rate_hz=2.0,
+        backoff_initial_s=0.05,
+        backoff_max_s=0.5,
+        ha_online_jitter_s=0.0,
+    )
+    return replace(settings, **changes)  # type: ignore[arg-type]
+
+
+def discovery_for(base: str) -> Callable[[], list[tuple[str, bytes]]]:
+    def build() -> list[tuple[str, bytes]]:
+        return [(f"homeassistant/device/{base}_treadmill/config", json.dumps({"b": base}).encode())]
+
+    return build
+
+
+@contextlib.asynccontextmanager
+async def running_bridge(
+    settings: BridgeSettings,
+    tmp_path: Path,
+    *,
+    wait: bool = True,
+    on_command: Callable[[Command], None] | None = None,
+) -> AsyncIterator[Harness]:
+    commands: list[Command] = []
+    ha_calls: list[int] = []
+    with Outbox(tmp_path / f"outbox-{settings.base_topic}.sqlite") as outbox:
+        bridge = MqttBridge(
+            settings,
+            outbox=outbox,
+            on_command=on_command or commands.append,
+            on_ha_online=lambda: ha_calls.append(1),
+            discovery=discovery_for(settings.base_topic),
+        )
+        stop = asyncio.Event()
+        task = asyncio.create_task(bridge.run(stop))
+        harness = Harness(bridge, outbox, commands, ha_calls, stop, task)
+        try:
+            if wait:
+                async with asyncio.timeout(WAIT_S):
+                    await bridge.wait_connected()
+            yield harness
+        finally:
+            stop.set()
+            async with asyncio.timeout(WAIT_S):
+                await task
+
+
+def prompt(n: int) -> bytes:
+    return json.dumps({"id": f"p{n}", "event_type": "hydration", "n": n}).encode()
+
+
+pytestmark = pytest.mark.mqtt
+
+
+async def test_status_is_online_while_running_and_offline_after_a_clean_stop(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    async with (
+        subscriber(mosquitto, "tw/status") as sub,
+        running_bridge(bridge_settings(mosquitto), tmp_path) as harness,
+    ):
+        await sub.wait_for(lambda _: sub.on("tw/status")[-1:] != [], "online")
+        assert sub.on("tw/status")[-1].payload == b"online"
+        assert harness.bridge.connected
+    async with subscriber(mosquitto, "tw/status") as late:
+        [status] = await late.wait_on("tw/status")
+    assert status.payload == b"offline"
+    assert status.retain
+    assert not harness.bridge.connected
+
+
+_BRIDGE_SCRIPT = textwrap.dedent(
+    """
+    import asyncio, pathlib, sys
+    from treadwell.daemon.mqtt import BridgeSettings, MqttBridge
+    from treadwell.daemon.outbox import Outbox
+
+    async def main() -> None:
+        settings = BridgeSettings(host="127.0.0.1", port=int(sys.argv[1]), base_topic="tw",
+                                  client_id="treadwell-killed")
+        with Outbox(pathlib.Path(sys.argv[2])) as outbox:
+            bridge = MqttBridge(settings, outbox=outbox, on_command=print)
+            await bridge.run(asyncio.Event())
+
+    asyncio.run(main())
+    """
+)
+
+
+async def test_the_last_will_says_offline_when_the_daemon_is_killed(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    async with subscriber(mosquitto, "tw/status") as sub:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _BRIDGE_SCRIPT, str(mosquitto.port), str(tmp_path / "o.db")]
+        )
+        try:
+            await sub.wait_for(
+                lambda _: any(m.payload == b"online" for m in sub.on("tw/status")), "online"
+            )
+            count = len(sub.on("tw/status"))
+            os.kill(proc.pid, signal.SIGKILL)
+            statuses = await sub.wait_on("tw/status", count + 1)
+        finally:
+            proc.kill()
+            proc.wait()
+    assert statuses[-1].payload == b"offline"
+    assert proc.returncode == -signal.SIGKILL
+
+
+async def test_online_is_published_again_after_a_broker_restart(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    async with running_bridge(bridge_settings(mosquitto), tmp_path) as harness:
+        mosquitto.stop()
+        async with asyncio.timeout(WAIT_S):
+            while harness.bridge.connected:
+                await asyncio.sleep(0.02)
+        mosquitto.start()
+        async with asyncio.timeout(WAIT_S):
+            await harness.bridge.wait_connected()
+        async with subscriber(mosquitto, "tw/status") as sub:
+            [status] = await sub.wait_on("tw/status")
+        assert status.payload == b"online"
+
+
+async def test_state_is_retained_and_coalesced_so_the_latest_wins(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    async with (
+        subscriber(mosquitto, "tw/treadmill/state") as sub,
+        running_bridge(bridge_settings(mosquitto, max_state_rate_hz=5.0), tmp_path) as harness,
+    ):
+        for n in range(200):
+            harness.bridge.publish_state("treadmill", json.dumps({"n": n}).encode())
+            await asyncio.sleep(0)
+        await sub.wait_for(
+            lambda _: [m.json() for m in sub.on("tw/treadmill/state")][-1:] == [{"n": 199}],
+            "the last state",
+        )
+    seen = [m.json() for m in sub.on("tw/treadmill/state")]
+    assert len(seen) < 20  # 200 updates, coalesced to the rate limit
+    assert seen == sorted(seen, key=lambda d: d["n"])  # type: ignore[index]
+    assert all(m.qos == 0 for m in sub.on("tw/treadmill/state"))
+    async with subscriber(mosquitto, "tw/treadmill/state") as late:
+        [retained] = await late.wait_on("tw/treadmill/state")
+    assert retained.retain
+    assert retained.json() == {"n": 199}
+
+
+async def test_prompts_go_out_with_qos_1_not_retained_in_order(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    async with (
+        subscriber(mosquitto, "tw/prompt") as sub,
+        running_bridge(bridge_settings(mosquitto), tmp_path) as harness,
+    ):
+        for n in range(30):
+            harness.bridge.publish_prompt(f"p{n}", prompt(n))
+        harness.bridge.publish_prompt("p3", prompt(3))  # the same id again: not re-sent
+        harness.bridge.publish_prompt("end", prompt(99))
+        received = await sub.wait_for(
+            lambda _: any(m.json() == json.loads(prompt(99)) for m in sub.on("tw/prompt")),
+            "the last prompt",
+        )
+        assert harness.outbox.pending() == []
+    ns = [m.json()["n"] for m in received if m.topic == "tw/prompt"]  # type: ignore[index]
+    assert ns == [*range(30), 99]
+    assert all(m.qos == 1 and not m.retain for m in received)
+
+
+async def test_prompts_queued_while_the_broker_is_down_arrive_once_in_order(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    # A persistent subscriber session, so the broker keeps what arrives while it is away.
+    async with subscriber(mosquitto, "tw/prompt", identifier="persistent-sub", clean=False):
+        pass
+    async with running_bridge(bridge_settings(mosquitto), tmp_path) as harness:
+        harness.bridge.publish_prompt("before", prompt(0))
+        async with asyncio.timeout(WAIT_S):
+            while harness.outbox.pending():
+                await asyncio.sleep(0.02)
+        mosquitto.stop()
+        async with asyncio.timeout(WAIT_S):
+            while harness.bridge.connected:
+                await asyncio.sleep(0.02)
+        for n in range(1, 21):
+            harness.bridge.publish_prompt(f"down-{n}", prompt(n))
+            harness.bridge.publish_state("treadmill", json.dumps({"n": n}).encode())
+        await asyncio.sleep(0.3)  # several reconnect attempts fail meanwhile
+        assert [item.message_id for item in harness.outbox.pending()] == [
+            f"down-{n}" for n in range(1, 21)
+        ]
+        mosquitto.start()
+        async with subscriber(
+            mosquitto, "tw/prompt", "tw/treadmill/state", identifier="persistent-sub", clean=False
+        ) as sub:
+            harness.bridge.publish_prompt("sentinel", prompt(100))
+            await sub.wait_for(
+                lambda _: any(m.json() == json.loads(prompt(100)) for m in sub.on("tw/prompt")),
+                "the sentinel prompt",
+            )
+            await sub.wait_on("tw/treadmill/state")
+            # Flush order is prompts, then telemetry: one more prompt makes a second state
+            # visible if the bridge had queued one.
+            harness.bridge.publish_prompt("sentinel-2", prompt(101))
+            await sub.wait_for(
+                lambda _: any(m.json() == json.loads(prompt(101)) for m in sub.on("tw/prompt")),
+                "the second sentinel prompt",
+            )
+            states = [m.json() for m in sub.on("tw/treadmill/state")]
+        async with asyncio.timeout(WAIT_S):
+            while harness.outbox.pending():
+                await asyncio.sleep(0.02)
+    ns = [m.json()["n"] for m in sub.on("tw/prompt")]  # type: ignore[index]
+    assert ns == [*range(1, 21), 100, 101]
+    # Telemetry is not queued while offline: only the latest state goes out.
+    assert states[-1:] == [{"n": 20}]
+    assert len(states) == 1
+
+
+async def test_good_commands_reach_on_command(mosquitto: Mosquitto, tmp_path: Path) -> None:
+    async with running_bridge(bridge_settings(mosquitto), tmp_path) as harness:
+        await publish(mosquitto, "tw/flags/set", b'{"back_pain": "ache", "days": 5}')
+        await publish(mosquitto, "tw/checkin", b'{"pain": 6, "kind": "sharp"}')
+        await publish(mosquitto, "tw/treadmill/incline/set", b"2.5")
+        await publish(mosquitto, "tw/treadmill/incline/set", b'{"incline_pct": 1}')
+        async with asyncio.timeout(WAIT_S):
+            while len(harness.commands) < 4:
+                await asyncio.sleep(0.02)
+    assert sorted(harness.commands, key=repr) == sorted(
+        [
+            FlagsSetCommand(back_pain="ache", days=5),
+            CheckinCommand(pain=6, kind="sharp"),
+            InclineSetCommand(device="treadmill", incline_pct=2.5),
+            InclineSetCommand(device="treadmill", incline_pct=1.0),
+        ],
+        key=repr,
+    )
+
+
+BAD_COMMANDS = [
+    ("tw/flags/set", b"not json", "malformed JSON"),
+    ("tw/flags/set", b"\x00\xff\xfe", "not UTF-8"),
+    ("tw/flags/set", b'{"back_pain": 3}', "back_pain: Input should be"),
+    ("tw/flags/set", b'{"back_pain": "ache", "days": 1000}', "days: Input should be less"),
+    ("tw/checkin", b'{"pain": 3, "kind": "ache", "extra": 1}', "extra: Extra inputs"),
+    ("tw/checkin", b'{"pain": "3", "kind": "ache"}', "pain: Input should be a valid integer"),
+    ("tw/treadmill/incline/set", b"NaN", "NaN is not a number"),
+    ("tw/treadmill/incline/set", b"99", "incline_pct: Input should be less"),
+    ("tw/nope/incline/set", b"2", "unknown device"),
+    ("tw/checkin", b"x" * 5000, "limit is 4096"),
+]
+
+
+async def test_every_bad_command_is_reported_and_changes_nothing(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    async with (
+        subscriber(mosquitto, "tw/error") as sub,
+        running_bridge(bridge_settings(mosquitto), tmp_path) as harness,
+    ):
+        for topic, payload, _error in BAD_COMMANDS:
+            await publish(mosquitto, topic, payload)
+        errors = await sub.wait_on("tw/error", len(BAD_COMMANDS))
+        # The bridge keeps running: a good command after the bad ones still works.
+        await publish(mosquitto, "tw/checkin", b'{"pain": 1, "kind": "none"}')
+        async with asyncio.timeout(WAIT_S):
+            while not harness.commands:
+                await asyncio.sleep(0.02)
+        assert harness.commands == [CheckinCommand(pain=1, kind="none")]
+    # Sent one after the other with QoS 1, so they are received and reported in order.
+    for (topic, _payload, error), message in zip(BAD_COMMANDS, errors, strict=True):
+        report = message.json()
+        assert isinstance(report, dict)
+        assert set(report) == {"topic", "error", "received_at"}
+        assert report["topic"] == topic
+        assert error in report["error"]
+        assert report["received_at"].endswith("+00:00")
+
+
+async def test_a_retained_command_is_not_applied(mosquitto: Mosquitto, tmp_path: Path) -> None:
+    await publish(mosquitto, "tw/flags/set", b'{"back_pain": "red"}', retain=True)
+    async with (
+        subscriber(mosquitto, "tw/error") as sub,
+        running_bridge(bridge_settings(mosquitto), tmp_path) as harness,
+    ):
+        [report] = await sub.wait_on("tw/error")
+        assert "retained" in report.json()["error"]  # type: ignore[index]
+        assert harness.commands == []
+
+
+async def test_a_command_the_daemon_refuses_is_reported(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    def refuse(command: Command) -> None:
+        raise TreadwellError(f"incline {command} is above this treadmill's maximum")
+
+    async with (
+        subscriber(mosquitto, "tw/error") as sub,
+        running_bridge(bridge_settings(mosquitto), tmp_path, on_command=refuse),
+    ):
+        await publish(mosquitto, "tw/treadmill/incline/set", b"30")
+        [report] = await sub.wait_on("tw/error")
+    assert "above this treadmill's maximum" in report.json()["error"]  # type: ignore[index]
+
+
+async def test_discovery_is_published_on_connect_and_again_when_home_assistant_comes_online(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    topic = "homeassistant/device/tw_treadmill/config"
+    async with running_bridge(bridge_settings(mosquitto), tmp_path) as harness:
+        harness.bridge.publish_retained("tw/flags", b'{"back_pain": "ache"}')
+        harness.bridge.publish_state("treadmill", b'{"n": 1}')
+        async with subscriber(mosquitto, topic, "tw/flags", "tw/treadmill/state") as sub:
+            [first] = await sub.wait_on(topic)
+            assert first.retain
+            assert first.qos == 1
+            await sub.wait_on("tw/flags")
+            await sub.wait_on("tw/treadmill/state")
+            await publish(mosquitto, "homeassistant/status", b"offline")
+            await publish(mosquitto, "homeassistant/status", b"online")
+            configs = await sub.wait_on(topic, 2)
+            # After discovery, retained state and the latest telemetry are sent again too.
+            await sub.wait_on("tw/flags", 2)
+            await sub.wait_on("tw/treadmill/state", 2)
+        assert configs[1].json() == {"b": "tw"}
+        assert harness.ha_online_calls == [1]
+
+
+async def test_availability_of_a_treadmill_is_retained(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    async with running_bridge(bridge_settings(mosquitto), tmp_path) as harness:
+        harness.bridge.set_device_availability("treadmill", online=True)
+        harness.bridge.set_device_availability("treadmill", online=False)
+        async with subscriber(mosquitto, "tw/treadmill/availability") as sub:
+            await sub.wait_for(
+                lambda _: (
+                    [m.payload for m in sub.on("tw/treadmill/availability")][-1:] == [b"offline"]
+                ),
+                "offline",
+            )
+
+
+async def test_two_bridges_on_one_broker_do_not_interfere(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    async with (
+        subscriber(mosquitto, "#") as sub,
+        running_bridge(bridge_settings(mosquitto, base="gym-a"), tmp_path) as a,
+        running_bridge(bridge_settings(mosquitto, base="gym-b"), tmp_path) as b,
+    ):
+        a.bridge.publish_state("treadmill", b'{"who": "a"}')
+        b.bridge.publish_state("treadmill", b'{"who": "b"}')
+        a.bridge.publish_prompt("same-id", b'{"who": "a"}')
+        b.bridge.publish_prompt("same-id", b'{"who": "b"}')
+        await publish(mosquitto, "gym-a/checkin", b'{"pain": 2, "kind": "ache"}')
+        await publish(mosquitto, "gym-b/flags/set", b'{"back_pain": "none"}')
+        await sub.wait_on("gym-a/prompt")
+        await sub.wait_on("gym-b/prompt")
+        await sub.wait_on("gym-a/treadmill/state")
+        await sub.wait_on("gym-b/treadmill/state")
+        async with asyncio.timeout(WAIT_S):
+            while not (a.commands and b.commands):
+                await asyncio.sleep(0.02)
+        assert a.commands == [CheckinCommand(pain=2, kind="ache")]
+        assert b.commands == [FlagsSetCommand(back_pain="none")]
+        assert a.bridge.connected
+        assert b.bridge.connected
+    assert sub.on("gym-a/prompt")[0].json() == {"who": "a"}
+    assert sub.on("gym-b/prompt")[0].json() == {"who": "b"}
+    assert sub.on("gym-a/treadmill/state")[0].json() == {"who": "a"}
+    assert sub.on("gym-b/treadmill/state")[0].json() == {"who": "b"}
+    assert [m.payload for m in sub.on("gym-a/status")][:1] == [b"online"]
+    assert [m.payload for m in sub.on("gym-b/status")][:1] == [b"online"]
+    assert sub.on("gym-a/error") == []
+    assert sub.on("gym-b/error") == []
+
+
+async def test_the_bridge_keeps_retrying_until_the_broker_appears(
+    mosquitto: Mosquitto, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    mosquitto.stop()
+    caplog.set_level(logging.INFO, logger="treadwell.daemon.mqtt")
+    async with running_bridge(bridge_settings(mosquitto), tmp_path, wait=False) as harness:
+        harness.bridge.publish_prompt("early", prompt(1))
+        async with asyncio.timeout(WAIT_S):
+            while sum("reconnecting in" in r.message for r in caplog.records) < 3:
+                await asyncio.sleep(0.02)
+        assert not harness.bridge.connected
+        mosquitto.start()
+        async with asyncio.timeout(WAIT_S):
+            await harness.bridge.wait_connected()
+            while harness.outbox.pending():
+                await asyncio.sleep(0.02)
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings
+    assert any("connected to" in r.message for r in caplog.records if r.levelno == logging.INFO)
+
+
+@pytest.mark.parametrize(
+    ("host", "tls", "allow"),
+    [("192.0.2.10", False, False), ("broker.example", False, False), ("::2", False, False)],
+)
+def test_credentials_over_plain_tcp_to_another_host_are_refused(
+    tmp_path: Path, host: str, tls: bool, allow: bool
+) -> None:
+    settings = BridgeSettings(
+        host=host, username="gym", password=SECRET, tls=tls, allow_insecure_credentials=allow
+    )
+    with Outbox(tmp_path / "o.sqlite") as outbox, pytest.raises(InsecureCredentialsError) as info:
+        MqttBridge(settings, outbox=outbox, on_command=print)
+    assert SECRET not in str(info.value)
+    assert "tls" in str(info.value)
+    assert SECRET not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("host", "tls", "allow"),
+    [
+        ("127.0.0.1", False, False),
+        ("localhost", False, False),
+        ("::1", False, False),
+        ("broker.example", True, False),
+        ("192.0.2.10", False, True),
+    ],
+)
+def test_credentials_are_allowed_over_tls_to_loopback_or_when_allowed(
+    tmp_path: Path, host: str, tls: bool, allow: bool
+) -> None:
+    settings = BridgeSettings(
+        host=host, username="gym", password=SECRET, tls=tls, allow_insecure_credentials=allow
+    )
+    with Outbox(tmp_path / "o.sqlite") as outbox:
+        MqttBridge(settings, outbox=outbox, on_command=print)
