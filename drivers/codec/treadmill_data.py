@@ -23,6 +23,7 @@ cached as a `_Plan`: one `struct.Struct` for all the fields and a tuple of per-f
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import IntEnum, IntFlag
 from typing import Any, Final
@@ -193,9 +194,12 @@ def _fields(width: PaceWidth) -> tuple[_Field, ...]:
 
 
 _FIELDS: Final = {width: _fields(width) for width in PaceWidth}
-# Position of each dataclass field in TreadmillData's positional argument list.
-_SLOTS: Final = {name: index for index, name in enumerate(TreadmillData.__dataclass_fields__)}
-_DIAGNOSTICS_SLOT: Final = _SLOTS["diagnostics"]
+# Writes one slot of a TreadmillData under construction (a member descriptor's __set__).
+_Setter = Callable[[TreadmillData, object], None]
+_SETTERS: Final[dict[str, _Setter]] = {
+    name: vars(TreadmillData)[name].__set__ for name in TreadmillData.__dataclass_fields__
+}
+_new: Final = object.__new__
 
 
 def _announced(spec: _Field, flags: int, with_steps: bool) -> bool:
@@ -243,15 +247,17 @@ class _Plan:
     """Everything about decoding one (flags, length, options) combination but the values."""
 
     layout: struct.Struct
-    # (argument position, raw index, kind, divisor, sentinel) per decoded field
-    ops: tuple[tuple[int, int, int, float, int | None], ...]
-    template: tuple[object, ...]
+    # (slot setter, raw index, kind, divisor, sentinel, field name) per decoded field
+    ops: tuple[tuple[_Setter, int, int, float, int | None, str], ...]
+    # (slot setter, value) for every slot the packet does not decode
+    fixed: tuple[tuple[_Setter, object], ...]
+    diagnostics: tuple[str, ...]
 
 
 def _plan(flags: int, length: int, pace_width: PaceWidth, vendor_step_count: bool | None) -> _Plan:
     width, with_steps = _choose_layout(flags, length, pace_width, vendor_step_count)
     fmt = "<"
-    ops: list[tuple[int, int, int, float, int | None]] = []
+    ops: list[tuple[_Setter, int, int, float, int | None, str]] = []
     missing: list[str] = []
     offset, raw_index = _FLAGS_SIZE, 0
     for spec in _FIELDS[width]:
@@ -260,20 +266,29 @@ def _plan(flags: int, length: int, pace_width: PaceWidth, vendor_step_count: boo
         if missing or offset + spec.size > length:
             missing.append(spec.name)
             continue
-        ops.append((_SLOTS[spec.name], raw_index, spec.kind, spec.divisor, spec.sentinel))
+        setter = _SETTERS[spec.name]
+        ops.append((setter, raw_index, spec.kind, spec.divisor, spec.sentinel, spec.name))
         fmt += spec.fmt
         offset += spec.size
         raw_index += len(spec.fmt)
     diagnostics = _plan_diagnostics(flags, length, offset, missing, with_steps)
     if width is not pace_width:
         diagnostics.append(f"pace decoded as {width.name}: only that width fits the length")
-    template: list[object] = [None] * len(_SLOTS)
-    template[_SLOTS["flags"]] = flags
-    template[_SLOTS["more_data"]] = bool(flags & TreadmillDataFlag.MORE_DATA)
-    template[_SLOTS["truncated"]] = bool(missing)
-    template[_SLOTS["missing_fields"]] = tuple(missing)
-    template[_DIAGNOSTICS_SLOT] = tuple(diagnostics)
-    return _Plan(struct.Struct(fmt), tuple(ops), tuple(template))
+    fixed = dict.fromkeys(_SETTERS)
+    fixed.update(
+        flags=flags,
+        more_data=bool(flags & TreadmillDataFlag.MORE_DATA),
+        truncated=bool(missing),
+        missing_fields=tuple(missing),
+        diagnostics=tuple(diagnostics),
+    )
+    decoded = {name for *_, name in ops}
+    return _Plan(
+        struct.Struct(fmt),
+        tuple(ops),
+        tuple((_SETTERS[name], value) for name, value in fixed.items() if name not in decoded),
+        tuple(diagnostics),
+    )
 
 
 def _plan_diagnostics(
@@ -330,37 +345,37 @@ def parse_treadmill_data(
             _PLANS.clear()
         plan = _PLANS[key] = _plan(flags, length, pace_width, vendor_step_count)
     raw = plan.layout.unpack_from(data, _FLAGS_SIZE)
-    values = list(plan.template)
+    # Filled slot by slot: TreadmillData's generated __init__ costs more than the decoding.
+    record = _new(TreadmillData)
+    for setter, value in plan.fixed:
+        setter(record, value)
     notes: list[str] | None = None
-    for slot, index, kind, divisor, sentinel in plan.ops:
+    for setter, index, kind, divisor, sentinel, name in plan.ops:
         value = raw[index]
         if value == sentinel:
-            continue
-        if kind == _INT:
-            values[slot] = value
+            setter(record, None)
+        elif kind == _INT:
+            setter(record, value)
         elif kind == _SCALED:
-            values[slot] = value / divisor
+            setter(record, value / divisor)
         elif kind == _UINT24:
-            values[slot] = value | raw[index + 1] << 16
+            setter(record, value | raw[index + 1] << 16)
         elif kind == _PACE8:
-            values[slot] = value * _KMH_PER_PACE8
+            setter(record, value * _KMH_PER_PACE8)
         elif kind == _ELEVATION and value not in _VENDOR_ELEVATION_NA:
-            values[slot] = value / divisor
+            setter(record, value / divisor)
         elif kind == _PACE16 and value:
-            values[slot] = _PACE16_KMH_SECONDS / value
+            setter(record, _PACE16_KMH_SECONDS / value)
         else:
+            setter(record, None)
             notes = notes or []
-            notes.append(_value_note(slot, value))
+            notes.append(_value_note(name, value))
     if notes:
-        values[_DIAGNOSTICS_SLOT] = (*plan.template[_DIAGNOSTICS_SLOT], *notes)  # type: ignore[misc]
-    return TreadmillData(*values)  # type: ignore[arg-type]
+        _SETTERS["diagnostics"](record, (*plan.diagnostics, *notes))
+    return record
 
 
-_NAMES: Final = tuple(_SLOTS)
-
-
-def _value_note(slot: int, value: int) -> str:
-    name = _NAMES[slot]
+def _value_note(name: str, value: int) -> str:
     if name.endswith("_pace_kmh"):
         return f"{name}: 0 s per 500 m is not a pace; decoded as not available"
     return (
