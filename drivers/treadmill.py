@@ -18,7 +18,10 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import math
 from typing import TYPE_CHECKING, ClassVar
+
+from bleak.exc import BleakGATTProtocolError, BleakGATTProtocolErrorCode
 
 from treadwell.drivers.backoff import Backoff
 from treadwell.drivers.codec.ftms import (
@@ -96,6 +99,8 @@ __all__ = ["Backoff", "InclineLimits", "TreadmillLink"]
 _LOGGER = logging.getLogger(__name__)
 
 _CONFIRM_TOLERANCE_PCT = 0.05
+_BUSY_RETRIES = 3
+_BUSY_RETRY_S = 0.05
 _CONTROL_LOST = (MachineStatusOp.CONTROL_PERMISSION_LOST, MachineStatusOp.RESET)
 _BELT_STOPPED = (MachineStatusOp.STOPPED_OR_PAUSED, MachineStatusOp.STOPPED_BY_SAFETY_KEY)
 
@@ -330,9 +335,20 @@ class TreadmillLink(BleLink):
             self._belt_running = True
         elif status.op in _BELT_STOPPED:
             self._belt_running = False
-        elif status.op == MachineStatusOp.TARGET_INCLINE_CHANGED:
+        elif status.op == MachineStatusOp.TARGET_INCLINE_CHANGED and not self._is_our_target(
+            status.target_incline_pct
+        ):
             self._incline_target = None  # the runner took over at the console
         self._emit(MachineStatusChanged(self._label, status))
+
+    def _is_our_target(self, reported_pct: float | None) -> bool:
+        # FTMS §4.17.1 says the status goes to the other clients only, but many treadmills
+        # echo it to everyone: an echo of our own target is not a console change.
+        target = self._incline_target
+        if target is None or reported_pct is None:
+            return False
+        reported = self._quirks.raw_to_incline(reported_pct * 10)
+        return abs(reported - target) <= _CONFIRM_TOLERANCE_PCT
 
     def _on_training_status(self, _char: BleakGATTCharacteristic, data: bytearray) -> None:
         try:
@@ -455,13 +471,17 @@ class TreadmillLink(BleLink):
                 f"{rng.min_kmh:g} to {rng.max_kmh:g} km/h"
             )
         step = rng.step_kmh if rng.step_kmh > 0 else 0.01
-        speed = round(round(speed_kmh / step) * step, 2)
+        speed = round(math.floor(round(speed_kmh / step, 6) + 0.5) * step, 2)
         await self._command(
             ControlOp.SET_TARGET_SPEED,
             encode_set_target_speed(info.quirks.speed_from_kmh(speed)),
             what=f"set the speed to {speed:g} km/h",
         )
         return speed
+
+    async def _write_control_point(self, client: BleakClient, payload: bytes, *, what: str) -> None:
+        with translated(f"sending '{what}' to {self._device_name}"):
+            await _write_with_busy_retry(client, payload)
 
     def _require_info(self) -> TreadmillInfo:
         self._require_client()
@@ -499,8 +519,7 @@ class TreadmillLink(BleLink):
         self._pending = (op, future)
         try:
             _LOGGER.debug("%s: control point <- %s", self._label, payload.hex(" "))
-            with translated(f"sending '{what}' to {self._device_name}"):
-                await client.write_gatt_char(CONTROL_POINT_UUID, payload, response=True)
+            await self._write_control_point(client, payload, what=what)
             async with asyncio.timeout(self._control_timeout_s):
                 return await future
         except TimeoutError:
@@ -511,6 +530,22 @@ class TreadmillLink(BleLink):
             ) from None
         finally:
             self._pending = None
+
+
+async def _write_with_busy_retry(client: BleakClient, payload: bytes) -> None:
+    # FTMS.md §7.3: the server ends a procedure only once our confirmation of its indication
+    # arrived; a write that races it gets ATT 0xFE and is not queued, so wait and write again.
+    for attempt in range(_BUSY_RETRIES + 1):
+        try:
+            await client.write_gatt_char(CONTROL_POINT_UUID, payload, response=True)
+        except BleakGATTProtocolError as exc:
+            if exc.code != BleakGATTProtocolErrorCode.PROCEDURE_ALREADY_IN_PROGRESS:
+                raise
+            if attempt == _BUSY_RETRIES:
+                raise
+            await asyncio.sleep(_BUSY_RETRY_S)
+        else:
+            return
 
 
 def _maybe(convert: Callable[[float], float], value: float | None) -> float | None:
