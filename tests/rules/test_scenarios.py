@@ -230,9 +230,10 @@ def test_a_reading_without_speed_neither_starts_nor_ends_a_run() -> None:
     assert not driver.state.running
     driver.belt(10, 100)
     driver.send(105, ReadingReceived(Reading(heart_rate_bpm=150)))
-    assert driver.state.running
-    assert driver.state.session.run is not None
-    assert driver.state.session.run.stats.hr_max == 150
-    assert driver.state.session.last_moving_at == at(100)
-    assert driver.state.session.run.started_at == at(10)
-    assert driver.state.session.run.started_at + timedelta(seconds=90) == at(100)
+    state = driver.state
+    assert state.running
+    assert state.session.run is not None
+    assert state.session.run.stats.hr_max == 150
+    assert state.session.last_moving_at == at(100)
+    assert state.session.run.started_at == at(10)
+    assert state.session.run.started_at + timedelta(seconds=90) == at(100)
