@@ -61,6 +61,7 @@ class VirtualPeripheral:
         self.connections: list[Connection] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._ticker: asyncio.Task[None] | None = None
+        self._advertising_lock = asyncio.Lock()
 
     # -- subclass hooks -------------------------------------------------------------------------
 
@@ -112,21 +113,29 @@ class VirtualPeripheral:
     async def power_off(self) -> None:
         """Switch the device off: stop advertising and drop every link from this side."""
         self.powered = False
-        with contextlib.suppress(core.BaseBumbleError, hci.HCI_Error):
-            await self.device.stop_advertising()
+        async with self._advertising_lock:
+            with contextlib.suppress(core.BaseBumbleError, hci.HCI_Error):
+                await self.device.stop_advertising()
         await self.drop_link()
 
     async def power_on(self) -> None:
-        """Switch the device on: advertise again (and again after every disconnection)."""
+        """Switch the device on: advertise, and keep advertising while connected or not."""
         if self.powered:
             return
         self.powered = True
-        await self.device.start_advertising(
-            advertising_data=self.advertising_data(),
-            auto_restart=True,
-            advertising_interval_min=self.advertising_interval_ms,
-            advertising_interval_max=self.advertising_interval_ms,
-        )
+        await self._advertise()
+
+    async def _advertise(self) -> None:
+        # Bumble stops advertising on every connection; re-advertising ourselves (instead of
+        # Bumble's auto_restart) lets more than one central connect and lets power_off win.
+        async with self._advertising_lock:
+            if not self.powered:
+                return
+            await self.device.start_advertising(
+                advertising_data=self.advertising_data(),
+                advertising_interval_min=self.advertising_interval_ms,
+                advertising_interval_max=self.advertising_interval_ms,
+            )
 
     async def drop_link(self) -> None:
         """Lose every link as if out of range; the device keeps advertising when powered."""
@@ -184,8 +193,10 @@ class VirtualPeripheral:
     def _on_connection(self, connection: Connection) -> None:
         self.connections.append(connection)
         connection.on(Connection.EVENT_DISCONNECTION, lambda _reason: self._forget(connection))
+        self.spawn(self._advertise())
 
     def _forget(self, connection: Connection) -> None:
         if connection in self.connections:
             self.connections.remove(connection)
         self.on_link_lost(connection)
+        self.spawn(self._advertise())

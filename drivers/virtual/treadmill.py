@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from bumble import att, gatt
 
@@ -68,6 +68,7 @@ if TYPE_CHECKING:
     from treadwell.drivers.virtual.profile import RunProfile
 
 KM_PER_MILE = 1.609344
+_V = TypeVar("_V")
 # FTMS service data (FTMS.md §1.1): "available", machine type bit 0 = treadmill.
 _SERVICE_DATA = bytes([0x01, 0x01, 0x00])
 _NOTIFY_MAX_PAYLOAD = 20
@@ -162,6 +163,7 @@ class VirtualTreadmill(VirtualPeripheral):
         self.total_distance_m = 0.0
         self.elapsed_time_s = 0.0
         self.energy_kcal = 0.0
+        self.climbed_m = 0.0
         self.running = False
         self.paused = False
         self.heart_rate_bpm = 70
@@ -268,6 +270,7 @@ class VirtualTreadmill(VirtualPeripheral):
             self.total_distance_m += km * 1000.0
             climb = max(self.incline_pct, 0.0) * _CLIMB_FACTOR
             self.energy_kcal += km * _BODY_KG * _KCAL_PER_KG_KM * (1.0 + climb)
+            self.climbed_m += km * 1000.0 * max(self.incline_pct, 0.0) / 100.0
         self._move_deck(dt_s)
         self.heart_rate_bpm = round(70 + self.speed_kmh * 7 + max(self.incline_pct, 0) * 2)
         await self._send_data()
@@ -305,33 +308,46 @@ class VirtualTreadmill(VirtualPeripheral):
     def record(self) -> TreadmillData:
         """The Treadmill Data record the treadmill would send now (km/h or mph on the wire)."""
         features = self.config.features
+
+        def when(feature: MachineFeature, value: _V) -> _V | None:
+            return value if feature in features else None
+
         scale = 1 / KM_PER_MILE if self.config.units_mph else 1.0
-        has_hr = MachineFeature.HEART_RATE in features and self.config.include_heart_rate
-        energy = MachineFeature.EXPENDED_ENERGY in features
-        per_hour = (
-            round(self.energy_kcal / self.elapsed_time_s * 3600) if self.elapsed_time_s else 0
-        )
+        elapsed = self.elapsed_time_s
+        per_hour = round(self.energy_kcal / elapsed * 3600) if elapsed else 0
+        average = self.total_distance_m / elapsed * 3.6 * scale if elapsed else 0.0
+        climb_w = _BODY_KG * 9.81 * self.speed_kmh / 3.6 * max(self.incline_pct, 0.0) / 100
+        hr = self.heart_rate_bpm if self.config.include_heart_rate else None
         return TreadmillData(
             speed_kmh=round(self.speed_kmh * scale, 2),
-            total_distance_m=(
-                int(self.total_distance_m) if MachineFeature.TOTAL_DISTANCE in features else None
+            average_speed_kmh=when(MachineFeature.AVERAGE_SPEED, round(average, 2)),
+            total_distance_m=when(MachineFeature.TOTAL_DISTANCE, int(self.total_distance_m)),
+            incline_pct=when(MachineFeature.INCLINATION, round(self.incline_pct, 1)),
+            ramp_angle_deg=when(
+                MachineFeature.INCLINATION,
+                round(math.degrees(math.atan(self.incline_pct / 100)), 1),
             ),
-            incline_pct=round(self.incline_pct, 1)
-            if MachineFeature.INCLINATION in features
-            else None,
-            ramp_angle_deg=(
-                round(math.degrees(math.atan(self.incline_pct / 100)), 1)
-                if MachineFeature.INCLINATION in features
-                else None
+            positive_elevation_gain_m=when(MachineFeature.ELEVATION_GAIN, round(self.climbed_m, 1)),
+            negative_elevation_gain_m=when(MachineFeature.ELEVATION_GAIN, 0.0),
+            total_energy_kcal=when(MachineFeature.EXPENDED_ENERGY, int(self.energy_kcal)),
+            energy_per_hour_kcal=when(MachineFeature.EXPENDED_ENERGY, per_hour),
+            energy_per_minute_kcal=when(MachineFeature.EXPENDED_ENERGY, per_hour // 60),
+            heart_rate_bpm=when(MachineFeature.HEART_RATE, hr),
+            metabolic_equivalent=when(
+                MachineFeature.METABOLIC_EQUIVALENT, round(1.0 + self.speed_kmh * 0.9, 1)
             ),
-            total_energy_kcal=int(self.energy_kcal) if energy else None,
-            energy_per_hour_kcal=per_hour if energy else None,
-            energy_per_minute_kcal=per_hour // 60 if energy else None,
-            heart_rate_bpm=self.heart_rate_bpm if has_hr else None,
-            elapsed_time_s=(
-                int(self.elapsed_time_s) if MachineFeature.ELAPSED_TIME in features else None
-            ),
+            elapsed_time_s=when(MachineFeature.ELAPSED_TIME, int(elapsed)),
+            remaining_time_s=when(MachineFeature.REMAINING_TIME, int(self.remaining_s())),
+            force_on_belt_n=when(MachineFeature.FORCE_ON_BELT_AND_POWER_OUTPUT, 0),
+            power_w=when(MachineFeature.FORCE_ON_BELT_AND_POWER_OUTPUT, round(climb_w)),
         )
+
+    def remaining_s(self) -> float:
+        """Seconds left in the scripted run (0 without one)."""
+        profile, started = self.config.profile, self._profile_started_at
+        if profile is None or started is None:
+            return 0.0
+        return max(0.0, profile.duration_s - (self.now() - started))
 
     async def _send_data(self) -> None:
         if self.garbage_next > 0:

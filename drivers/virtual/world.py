@@ -50,6 +50,7 @@ class VirtualWorld:
         self.speedup = speedup
         self._link: LocalLink | None = None
         self._central: VirtualCentral | None = None
+        self._other_centrals: list[VirtualCentral] = []
         self._backend: BleBackend | None = None
         self._devices: list[VirtualPeripheral] = []
         self._next_address = 1
@@ -73,8 +74,10 @@ class VirtualWorld:
 
     async def close(self) -> None:
         """Power everything off and wait for every task the world started."""
-        central, self._central = self._central, None
-        if central is not None:
+        centrals = [self._central] if self._central is not None else []
+        centrals += self._other_centrals
+        self._central, self._other_centrals = None, []
+        for central in centrals:
             await central.close()
         devices, self._devices = self._devices, []
         for device in devices:
@@ -91,6 +94,17 @@ class VirtualWorld:
     def devices(self) -> tuple[VirtualPeripheral, ...]:
         """Every peripheral in the world, in the order they were added."""
         return tuple(self._devices)
+
+    async def add_central(self) -> BleBackend:
+        """Add a second computer (say, a phone app) with its own radio; returns its backend.
+
+        A Bumble controller holds one link per peer address, so two clients on one central
+        cannot both connect to the same treadmill; two centrals can.
+        """
+        address = self._address(None)
+        central = await VirtualCentral.create(self._open_link(), address)
+        self._other_centrals.append(central)
+        return central.backend()
 
     async def add_treadmill(self, config: TreadmillConfig | None = None) -> VirtualTreadmill:
         """Add, power on and start advertising a treadmill."""

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
 import pytest
 from bleak import BleakScanner
-from bleak.backends.device import BLEDevice
-from bleak.backends.scanner import AdvertisementData
 
 from treadwell.drivers.uuids import (
     FTMS_SERVICE_UUID,
@@ -15,7 +14,12 @@ from treadwell.drivers.uuids import (
     RSC_SERVICE_UUID,
 )
 from treadwell.drivers.virtual.treadmill import TreadmillConfig
-from treadwell.drivers.virtual.world import VirtualWorld
+
+if TYPE_CHECKING:
+    from bleak.backends.device import BLEDevice
+    from bleak.backends.scanner import AdvertisementData
+
+    from treadwell.drivers.virtual.world import VirtualWorld
 
 pytestmark = pytest.mark.looptime
 
