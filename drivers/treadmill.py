@@ -161,6 +161,7 @@ class TreadmillLink(BleLink):
         self._pending: tuple[int, asyncio.Future[ControlPointResponse]] | None = None
         self._assembler = TreadmillRecordAssembler()
         self._info: TreadmillInfo | None = None
+        self._wire_speed_range: SpeedRange | None = None
         self._quirks = Quirks()
         self._granted = False
         self._want_control = False
@@ -216,9 +217,11 @@ class TreadmillLink(BleLink):
         targets = features.target_settings
         speed_range: SpeedRange | None = None
         incline_range: InclinationRange | None = None
+        self._wire_speed_range = None
         if TargetSetting.SPEED in targets and has(SUPPORTED_SPEED_RANGE_UUID):
             raw = await client.read_gatt_char(SUPPORTED_SPEED_RANGE_UUID)
-            speed_range = self._speed_range_in_kmh(parse_supported_speed_range(raw))
+            self._wire_speed_range = parse_supported_speed_range(raw)
+            speed_range = self._speed_range_in_kmh(self._wire_speed_range)
         if TargetSetting.INCLINATION in targets and has(SUPPORTED_INCLINATION_RANGE_UUID):
             raw = await client.read_gatt_char(SUPPORTED_INCLINATION_RANGE_UUID)
             incline_range = self._incline_range_in_pct(parse_supported_inclination_range(raw))
@@ -240,7 +243,9 @@ class TreadmillLink(BleLink):
 
     def _speed_range_in_kmh(self, rng: SpeedRange) -> SpeedRange:
         q = self._quirks
-        return SpeedRange(q.speed_to_kmh(rng.min_kmh), q.speed_to_kmh(rng.max_kmh), rng.step_kmh)
+        return SpeedRange(
+            q.speed_to_kmh(rng.min_kmh), q.speed_to_kmh(rng.max_kmh), q.speed_to_kmh(rng.step_kmh)
+        )
 
     def _incline_range_in_pct(self, rng: InclinationRange) -> InclinationRange:
         q = self._quirks
@@ -451,7 +456,8 @@ class TreadmillLink(BleLink):
         """Set the belt speed; only ever called on an explicit request, never by the rules.
 
         Args:
-            speed_kmh: The speed asked for, in km/h; rounded to the treadmill's step.
+            speed_kmh: The speed asked for, in km/h; rounded to the treadmill's step (counted
+                from its minimum, in the unit the treadmill uses).
 
         Returns:
             The speed sent, in km/h.
@@ -462,19 +468,23 @@ class TreadmillLink(BleLink):
             ControlPointError: The treadmill refused or did not answer in time.
         """
         info = self._require_info()
-        rng = info.speed_range
-        if rng is None:
+        wire = self._wire_speed_range
+        if info.speed_range is None or wire is None:
             raise DriverError(f"{info.name} cannot set its speed over Bluetooth")
-        if not rng.min_kmh <= speed_kmh <= rng.max_kmh:
+        rng = info.speed_range
+        if not rng.min_kmh - 0.005 <= speed_kmh <= rng.max_kmh + 0.005:
             raise DriverError(
                 f"speed {speed_kmh:g} km/h is outside {info.name}'s range "
                 f"{rng.min_kmh:g} to {rng.max_kmh:g} km/h"
             )
-        step = rng.step_kmh if rng.step_kmh > 0 else 0.01
-        speed = round(math.floor(round(speed_kmh / step, 6) + 0.5) * step, 2)
+        value = info.quirks.speed_from_kmh(speed_kmh)
+        step = wire.step_kmh if wire.step_kmh > 0 else 0.01
+        steps = math.floor(round((value - wire.min_kmh) / step, 6) + 0.5)
+        value = round(min(wire.min_kmh + steps * step, wire.max_kmh), 2)
+        speed = info.quirks.speed_to_kmh(value)
         await self._command(
             ControlOp.SET_TARGET_SPEED,
-            encode_set_target_speed(info.quirks.speed_from_kmh(speed)),
+            encode_set_target_speed(value),
             what=f"set the speed to {speed:g} km/h",
         )
         return speed
