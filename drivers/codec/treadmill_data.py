@@ -396,11 +396,15 @@ def _to_raw(spec: _Field, value: float) -> int:
 
 
 def _not_available(spec: _Field) -> int:
-    if spec.sentinel is not None:
-        return spec.sentinel
+    # Only fields that share a flag bit get here. Among those only the elevation gains
+    # have no spec sentinel: send the all-ones vendor marker our decoder knows (D3).
+    return _SENTINEL_UINT16 if spec.sentinel is None else spec.sentinel
+
+
+def _reads_as_missing(spec: _Field, raw: int) -> bool:
     if spec.kind == _ELEVATION:
-        return _SENTINEL_UINT16  # no spec sentinel: the vendor marker our decoder knows (D3)
-    raise ValueError(f"{spec.name} has no 'not available' value; give it a number")
+        return raw in _VENDOR_ELEVATION_NA
+    return raw == spec.sentinel or (spec.kind == _PACE16 and raw == 0)
 
 
 def _encode_group(record: TreadmillData, specs: list[_Field]) -> bytes:
@@ -408,6 +412,8 @@ def _encode_group(record: TreadmillData, specs: list[_Field]) -> bytes:
     for spec in specs:
         value = getattr(record, spec.name)
         raw = _not_available(spec) if value is None else _to_raw(spec, value)
+        if value is not None and _reads_as_missing(spec, raw):
+            raise ValueError(f"{spec.name}={value!r} would be read as 'not available'")
         try:
             if spec.kind == _UINT24:
                 out += raw.to_bytes(3, "little")
