@@ -21,14 +21,19 @@ from typing import Any, Final
 from treadwell.daemon.messages import PROMPT_KINDS
 
 ORIGIN_NAME: Final = "treadwell"
-SUPPORT_URL: Final = "https://github.com/treadwell/treadwell/issues"
 BACK_PAIN_OPTIONS: Final = ("none", "ache", "red")
 _UNSAFE_ID = re.compile(r"[^a-zA-Z0-9_-]+")
+_UNSAFE_ENTITY_ID = re.compile(r"[^a-z0-9]+")
 
 
 def discovery_object_id(daemon_id: str, device_slug: str) -> str:
     """The `<object_id>` of a treadmill's discovery topic: only `[a-zA-Z0-9_-]`."""
     return _UNSAFE_ID.sub("_", f"{daemon_id}_{device_slug}").strip("_")
+
+
+def entity_slug(unique_id: str) -> str:
+    """The object part of a default entity id: lower-case letters, digits and `_` only."""
+    return _UNSAFE_ENTITY_ID.sub("_", unique_id.lower()).strip("_")
 
 
 def build_device_discovery(
@@ -75,7 +80,7 @@ def build_device_discovery(
             "model": "BLE treadmill bridge",
             "sw_version": sw_version,
         },
-        "origin": {"name": ORIGIN_NAME, "sw_version": sw_version, "support_url": SUPPORT_URL},
+        "origin": {"name": ORIGIN_NAME, "sw_version": sw_version},
         "components": {
             **_sensors(object_id, topics),
             **_binary_sensors(object_id, topics),
@@ -136,7 +141,7 @@ def _entity(
         "platform": platform,
         "name": name,
         "unique_id": unique_id,
-        "default_entity_id": f"{platform}.{unique_id}",
+        "default_entity_id": f"{platform}.{entity_slug(unique_id)}",
         "availability": availability,
         "availability_mode": "all",
     }

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import aiomqtt
 import pytest
 
+from treadwell.daemon.discovery import build_device_discovery
 from treadwell.daemon.messages import (
     CheckinCommand,
     Command,
@@ -185,9 +186,7 @@ def prompt(n: int) -> bytes:
     return json.dumps({"id": f"p{n}", "event_type": "hydration", "n": n}).encode()
 
 
-pytestmark = pytest.mark.mqtt
-
-
+@pytest.mark.mqtt
 async def test_status_is_online_while_running_and_offline_after_a_clean_stop(
     mosquitto: Mosquitto, tmp_path: Path
 ) -> None:
@@ -223,6 +222,7 @@ _BRIDGE_SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.mqtt
 async def test_the_last_will_says_offline_when_the_daemon_is_killed(
     mosquitto: Mosquitto, tmp_path: Path
 ) -> None:
@@ -244,6 +244,7 @@ async def test_the_last_will_says_offline_when_the_daemon_is_killed(
     assert proc.returncode == -signal.SIGKILL
 
 
+@pytest.mark.mqtt
 async def test_online_is_published_again_after_a_broker_restart(
     mosquitto: Mosquitto, tmp_path: Path
 ) -> None:
@@ -260,6 +261,7 @@ async def test_online_is_published_again_after_a_broker_restart(
         assert status.payload == b"online"
 
 
+@pytest.mark.mqtt
 async def test_state_is_retained_and_coalesced_so_the_latest_wins(
     mosquitto: Mosquitto, tmp_path: Path
 ) -> None:
@@ -284,6 +286,7 @@ async def test_state_is_retained_and_coalesced_so_the_latest_wins(
     assert retained.json() == {"n": 199}
 
 
+@pytest.mark.mqtt
 async def test_prompts_go_out_with_qos_1_not_retained_in_order(
     mosquitto: Mosquitto, tmp_path: Path
 ) -> None:
@@ -305,6 +308,7 @@ async def test_prompts_go_out_with_qos_1_not_retained_in_order(
     assert all(m.qos == 1 and not m.retain for m in received)
 
 
+@pytest.mark.mqtt
 async def test_prompts_queued_while_the_broker_is_down_arrive_once_in_order(
     mosquitto: Mosquitto, tmp_path: Path
 ) -> None:
@@ -355,6 +359,7 @@ async def test_prompts_queued_while_the_broker_is_down_arrive_once_in_order(
     assert len(states) == 1
 
 
+@pytest.mark.mqtt
 async def test_good_commands_reach_on_command(mosquitto: Mosquitto, tmp_path: Path) -> None:
     async with running_bridge(bridge_settings(mosquitto), tmp_path) as harness:
         await publish(mosquitto, "tw/flags/set", b'{"back_pain": "ache", "days": 5}')
@@ -389,6 +394,7 @@ BAD_COMMANDS = [
 ]
 
 
+@pytest.mark.mqtt
 async def test_every_bad_command_is_reported_and_changes_nothing(
     mosquitto: Mosquitto, tmp_path: Path
 ) -> None:
@@ -415,6 +421,7 @@ async def test_every_bad_command_is_reported_and_changes_nothing(
         assert report["received_at"].endswith("+00:00")
 
 
+@pytest.mark.mqtt
 async def test_a_retained_command_is_not_applied(mosquitto: Mosquitto, tmp_path: Path) -> None:
     await publish(mosquitto, "tw/flags/set", b'{"back_pain": "red"}', retain=True)
     async with (
@@ -426,6 +433,7 @@ async def test_a_retained_command_is_not_applied(mosquitto: Mosquitto, tmp_path:
         assert harness.commands == []
 
 
+@pytest.mark.mqtt
 async def test_a_command_the_daemon_refuses_is_reported(
     mosquitto: Mosquitto, tmp_path: Path
 ) -> None:
@@ -441,6 +449,7 @@ async def test_a_command_the_daemon_refuses_is_reported(
     assert "above this treadmill's maximum" in report.json()["error"]  # type: ignore[index]
 
 
+@pytest.mark.mqtt
 async def test_discovery_is_published_on_connect_and_again_when_home_assistant_comes_online(
     mosquitto: Mosquitto, tmp_path: Path
 ) -> None:
@@ -464,6 +473,7 @@ async def test_discovery_is_published_on_connect_and_again_when_home_assistant_c
         assert harness.ha_online_calls == [1]
 
 
+@pytest.mark.mqtt
 async def test_availability_of_a_treadmill_is_retained(
     mosquitto: Mosquitto, tmp_path: Path
 ) -> None:
@@ -479,6 +489,7 @@ async def test_availability_of_a_treadmill_is_retained(
             )
 
 
+@pytest.mark.mqtt
 async def test_two_bridges_on_one_broker_do_not_interfere(
     mosquitto: Mosquitto, tmp_path: Path
 ) -> None:
@@ -514,6 +525,7 @@ async def test_two_bridges_on_one_broker_do_not_interfere(
     assert sub.on("gym-b/error") == []
 
 
+@pytest.mark.mqtt
 async def test_the_bridge_keeps_retrying_until_the_broker_appears(
     mosquitto: Mosquitto, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -533,6 +545,41 @@ async def test_the_bridge_keeps_retrying_until_the_broker_appears(
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert warnings
     assert any("connected to" in r.message for r in caplog.records if r.levelno == logging.INFO)
+
+
+@pytest.mark.mqtt
+async def test_every_topic_discovery_reads_is_one_the_bridge_publishes(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    _, payload = build_device_discovery(
+        base="tw",
+        discovery_prefix="homeassistant",
+        daemon_id="gym",
+        device_slug="treadmill",
+        device_name="Treadmill",
+        sw_version="0.1.0",
+        incline_min=0.0,
+        incline_max=15.0,
+        incline_step=0.5,
+    )
+    read = set()
+    for component in payload["components"].values():
+        read.add(component["state_topic"])
+        read.update(a["topic"] for a in component["availability"])
+    settings_ = bridge_settings(mosquitto)
+    async with subscriber(mosquitto, "tw/#") as sub:
+        with Outbox(tmp_path / "o.sqlite") as outbox:
+            bridge = MqttBridge(settings_, outbox=outbox, on_command=print)
+            stop = asyncio.Event()
+            task = asyncio.create_task(bridge.run(stop))
+            bridge.publish_state("treadmill", b"{}")
+            bridge.set_device_availability("treadmill", online=True)
+            bridge.publish_retained("tw/flags", b'{"back_pain": "none"}')
+            bridge.publish_prompt("p1", b'{"event_type": "warmup"}')
+            await sub.wait_for(lambda _: {m.topic for m in sub.messages} >= read, str(read))
+            stop.set()
+            async with asyncio.timeout(WAIT_S):
+                await task
 
 
 @pytest.mark.parametrize(

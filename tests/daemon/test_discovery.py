@@ -1,0 +1,154 @@
+"""Home Assistant device discovery: the exact payload (snapshot) and the rules it must keep.
+
+Regenerate the snapshot after a deliberate change with
+`TREADWELL_UPDATE_SNAPSHOTS=1 .venv/bin/pytest tests/daemon/test_discovery.py`, and review the
+diff like code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from treadwell.daemon.discovery import build_device_discovery, discovery_object_id
+from treadwell.daemon.messages import PROMPT_KINDS, parse_command
+
+SNAPSHOT = Path(__file__).parent / "snapshots" / "discovery.json"
+BASE = "treadwell"
+
+
+def build(**changes: Any) -> tuple[str, dict[str, Any]]:
+    arguments: dict[str, Any] = {
+        "base": BASE,
+        "discovery_prefix": "homeassistant",
+        "daemon_id": "treadwell-gym",
+        "device_slug": "treadmill",
+        "device_name": "Treadmill",
+        "sw_version": "0.1.0",
+        "incline_min": 0.0,
+        "incline_max": 15.0,
+        "incline_step": 0.5,
+    } | changes
+    return build_device_discovery(**arguments)
+
+
+def components() -> dict[str, dict[str, Any]]:
+    components: dict[str, dict[str, Any]] = build()[1]["components"]
+    return components
+
+
+def test_discovery_payload_matches_the_snapshot() -> None:
+    topic, payload = build()
+    document = {"topic": topic, "payload": payload}
+    if os.environ.get("TREADWELL_UPDATE_SNAPSHOTS") == "1":
+        SNAPSHOT.parent.mkdir(exist_ok=True)
+        SNAPSHOT.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    assert document == json.loads(SNAPSHOT.read_text())
+
+
+def test_the_topic_is_device_based_under_the_discovery_prefix() -> None:
+    topic, _ = build(discovery_prefix="ha", daemon_id="gym", device_slug="garage")
+    assert topic == "ha/device/gym_garage/config"
+
+
+@settings(max_examples=200)
+@given(daemon_id=st.text(min_size=1, max_size=20), slug=st.text(min_size=1, max_size=20))
+def test_object_ids_only_use_the_characters_home_assistant_allows(
+    daemon_id: str, slug: str
+) -> None:
+    object_id = discovery_object_id(daemon_id, slug)
+    assert all(c.isascii() and (c.isalnum() or c in "_-") for c in object_id)
+
+
+def test_device_and_origin_are_present() -> None:
+    _, payload = build()
+    assert payload["device"]["identifiers"] == ["treadwell-gym_treadmill"]
+    assert payload["device"]["sw_version"] == "0.1.0"
+    assert payload["origin"]["name"] == "treadwell"
+    assert payload["origin"]["sw_version"] == "0.1.0"
+
+
+def test_every_unique_id_is_unique_and_every_entity_id_is_set() -> None:
+    entities = components().values()
+    unique_ids = [c["unique_id"] for c in entities]
+    assert len(unique_ids) == len(set(unique_ids))
+    for component in entities:
+        platform, _, object_id = component["default_entity_id"].partition(".")
+        assert platform == component["platform"]
+        assert re.fullmatch(r"[a-z0-9]+(_[a-z0-9]+)*", object_id)
+        assert object_id == component["unique_id"].replace("-", "_")
+        assert "object_id" not in component  # deprecated by Home Assistant
+
+
+def test_every_command_entity_uses_qos_1() -> None:
+    commanders = [c for c in components().values() if "command_topic" in c]
+    assert {c["platform"] for c in commanders} == {"select", "number"}
+    assert all(c["qos"] == 1 for c in commanders)
+
+
+def test_treadmill_entities_need_both_the_daemon_and_the_treadmill_link() -> None:
+    both = [{"topic": f"{BASE}/status"}, {"topic": f"{BASE}/treadmill/availability"}]
+    daemon_only = [{"topic": f"{BASE}/status"}]
+    for key, component in components().items():
+        assert component["availability_mode"] == "all"
+        expected = daemon_only if key in {"connected", "back_pain", "prompt"} else both
+        assert component["availability"] == expected, key
+
+
+def test_the_expected_entities_are_there() -> None:
+    platforms = {key: c["platform"] for key, c in components().items()}
+    assert platforms == {
+        "speed": "sensor",
+        "incline": "sensor",
+        "heart_rate": "sensor",
+        "distance": "sensor",
+        "elapsed_time": "sensor",
+        "suggested_incline": "sensor",
+        "running": "binary_sensor",
+        "connected": "binary_sensor",
+        "back_pain": "select",
+        "target_incline": "number",
+        "prompt": "event",
+    }
+
+
+def test_the_prompt_event_lists_every_prompt_kind() -> None:
+    assert components()["prompt"]["event_types"] == list(PROMPT_KINDS)
+
+
+def test_the_target_incline_number_uses_the_given_limits() -> None:
+    number = build(incline_min=-3.0, incline_max=12.0, incline_step=0.1)[1]["components"][
+        "target_incline"
+    ]
+    assert (number["min"], number["max"], number["step"]) == (-3.0, 12.0, 0.1)
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "step"), [(5.0, 5.0, 0.5), (10.0, 0.0, 0.5), (0.0, 15.0, 0.0)]
+)
+def test_an_empty_incline_range_or_step_is_refused(low: float, high: float, step: float) -> None:
+    with pytest.raises(ValueError, match="bad incline range"):
+        build(incline_min=low, incline_max=high, incline_step=step)
+
+
+@pytest.mark.parametrize("option", ["none", "ache", "red"])
+def test_the_back_pain_select_produces_a_valid_flags_command(option: str) -> None:
+    select = components()["back_pain"]
+    assert option in select["options"]
+    # Render the command template the way Home Assistant does for this simple template.
+    rendered = select["command_template"].replace("{{ value }}", option).encode()
+    command = parse_command(select["command_topic"], rendered, base=BASE, devices=["treadmill"])
+    assert command.model_dump() == {"back_pain": option, "days": None}
+
+
+def test_the_target_incline_command_topic_is_one_the_bridge_accepts() -> None:
+    number = components()["target_incline"]
+    command = parse_command(number["command_topic"], b"2.5", base=BASE, devices=["treadmill"])
+    assert command.model_dump() == {"device": "treadmill", "incline_pct": 2.5}
