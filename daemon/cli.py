@@ -18,6 +18,8 @@ EXIT_USAGE = 2
 
 # name -> (module under treadwell.daemon.commands, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("run", "run the daemon (BLE devices -> back-care rules -> MQTT)"),
+    "demo": ("demo", "a full run on a virtual treadmill and strap, with an embedded broker"),
     "decode": ("decode", "decode a captured FTMS, heart-rate or RSC packet to JSON"),
     "scan": ("scan", "list the treadmills, heart-rate straps and footpods around"),
     "config": ("config", "check the configuration or print a commented example"),

@@ -1,0 +1,86 @@
+"""I/O. `treadwell run`: the daemon (what the systemd unit starts)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from typing import TYPE_CHECKING
+
+from treadwell.daemon import systemd
+from treadwell.daemon.commands.config import add_config_option, err, settings_or_exit_status
+from treadwell.daemon.config import EX_CONFIG
+from treadwell.daemon.logs import setup_logging
+from treadwell.drivers.errors import TreadwellError
+
+if TYPE_CHECKING:
+    import argparse
+
+    from treadwell.daemon.config import Settings
+
+_LOGGER = logging.getLogger(__name__)
+EXIT_FAILURE = 1
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Add `--config` and `--log-level`."""
+    add_config_option(parser)
+    parser.add_argument(
+        "--log-level",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="override the configured log level",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Load the configuration (exit 78 if it is bad) and run until SIGTERM or SIGINT."""
+    settings = settings_or_exit_status(args)
+    if isinstance(settings, int):
+        return settings
+    password = settings.mqtt.password.get_secret_value() if settings.mqtt.password else None
+    setup_logging(args.log_level or settings.log_level, secrets=[password] if password else [])
+    try:
+        return asyncio.run(serve(settings))
+    except KeyboardInterrupt:
+        return 0
+
+
+async def serve(settings: Settings) -> int:
+    """Run the daemon until a stop signal; returns the exit status."""
+    # Imported here so `treadwell --help` and the other sub-commands start fast.
+    from treadwell.daemon.app import Daemon  # noqa: PLC0415
+    from treadwell.daemon.clock import Clock  # noqa: PLC0415
+    from treadwell.daemon.virtual_env import virtual_world  # noqa: PLC0415
+    from treadwell.drivers.backend import BleBackend  # noqa: PLC0415
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    async with contextlib.AsyncExitStack() as stack:
+        if settings.ble.backend == "virtual":
+            world, settings = await stack.enter_async_context(virtual_world(settings))
+            backend, clock = world.backend, Clock(settings.ble.speedup)
+        else:
+            backend, clock = BleBackend(), Clock()
+        try:
+            daemon = Daemon(
+                settings,
+                backend=backend,
+                clock=clock,
+                on_ready=lambda: systemd.ready(f"serving {len(settings.treadmills)} treadmill(s)"),
+            )
+        except TreadwellError as exc:
+            err(f"treadwell: cannot start: {exc}")
+            return EX_CONFIG
+        watchdog = asyncio.create_task(systemd.watchdog(lambda: daemon.healthy))
+        try:
+            await daemon.run(stop)
+        finally:
+            systemd.stopping()
+            watchdog.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watchdog
+    _LOGGER.info("stopped")
+    return 0
