@@ -238,7 +238,8 @@ def _run_started(state: EngineState, run: Run, now: datetime, out: list[Action])
     state = replace(
         state,
         pending=pending,
-        incline=InclineState(),
+        # The interval between incline actions spans runs: a quick restart is no loophole.
+        incline=InclineState(last_action_at=state.incline.last_action_at),
         form=FormState(),
         issued=_recent_ids(state),
     )
