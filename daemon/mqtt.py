@@ -281,8 +281,9 @@ class MqttBridge:
 
     def _log_failure(self, error: BaseException | None, delay: float) -> None:
         where = f"{self._settings.host}:{self._settings.port}"
-        rc = getattr(error, "rc", None)
-        if rc is not None and rc in _AUTH_FAILURES:
+        rc = getattr(error, "rc", None)  # an int or paho's (unhashable) ReasonCode
+        code = getattr(rc, "value", rc)
+        if isinstance(code, int) and code in _AUTH_FAILURES:
             _LOGGER.error(
                 "MQTT %s: the broker refused the credentials (%s); retrying in %.1f s",
                 where,
