@@ -413,3 +413,24 @@ def test_parsers_accept_bytes_like(kind: Callable[[bytes], bytes]) -> None:
     assert parse_control_point_request(kind(b"\x08\x02")).pause is True
     assert parse_training_status(kind(b"\x01\x01")).status == TrainingStatusCode.IDLE
     assert parse_control_point_response(kind(b"\x80\x00\x01")).ok
+
+
+def test_response_json_names_the_request_and_result() -> None:
+    assert parse_control_point_response(bytes.fromhex("80 03 05")).to_dict() == {
+        "response_to": 3,
+        "response_to_name": "set_target_inclination",
+        "result": 5,
+        "result_name": "control_not_permitted",
+        "parameter": "",
+    }
+
+
+def test_request_json_carries_the_decoded_target() -> None:
+    assert parse_control_point_request(bytes.fromhex("02 FA 00")).to_dict() == {
+        "op": 2,
+        "op_name": "set_target_speed",
+        "speed_kmh": 2.5,
+        "incline_pct": None,
+        "pause": None,
+        "parameter": "",
+    }
