@@ -20,12 +20,14 @@ from treadwell.drivers.uuids import (
 from treadwell.drivers.virtual.world import VirtualWorld
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from treadwell.drivers.virtual.treadmill import VirtualTreadmill
 
 pytestmark = pytest.mark.looptime
 
 
-def _disconnect_flag() -> tuple[asyncio.Event, object]:
+def _disconnect_flag() -> tuple[asyncio.Event, Callable[[BleakClient], None]]:
     event = asyncio.Event()
 
     def on_disconnect(_client: BleakClient) -> None:
@@ -61,10 +63,11 @@ async def test_a_dropped_link_keeps_advertising_and_loses_control(world: Virtual
         await client.start_notify(CONTROL_POINT_UUID, answers)
         await client.write_gatt_char(CONTROL_POINT_UUID, encode_request_control(), response=True)
         await answers.next()
-        assert treadmill.controller_granted
+        granted_before_drop = treadmill.controller_granted
         await treadmill.drop_link()
         async with asyncio.timeout(5):
             await gone.wait()
+    assert granted_before_drop
     assert not treadmill.controller_granted
     async with client_for(world, treadmill.address, timeout=2.0) as again:
         assert again.is_connected
