@@ -12,6 +12,12 @@ from treadwell.drivers.virtual.world import VirtualWorld
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
+# pytest-asyncio 1.5 on Python 3.11 asks for "the current event loop" before each async test;
+# while none was ever set, the default policy quietly creates one that nobody closes, and its
+# ResourceWarning then fails whichever later test the garbage collector happens to run in.
+# Marking the loop as explicitly unset makes that lookup fail cleanly instead.
+asyncio.set_event_loop(None)
+
 
 @pytest.fixture
 async def world() -> AsyncIterator[VirtualWorld]:
