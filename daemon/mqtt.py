@@ -283,15 +283,18 @@ class MqttBridge:
         where = f"{self._settings.host}:{self._settings.port}"
         rc = getattr(error, "rc", None)  # an int or paho's (unhashable) ReasonCode
         code = getattr(rc, "value", rc)
+        # Log the text, not the exception: a log record that keeps the exception keeps its
+        # traceback and with it paho's half-open TLS socket after a failed handshake.
+        reason = str(error)
         if isinstance(code, int) and code in _AUTH_FAILURES:
             _LOGGER.error(
                 "MQTT %s: the broker refused the credentials (%s); retrying in %.1f s",
                 where,
-                error,
+                reason,
                 delay,
             )
         else:
-            _LOGGER.warning("MQTT %s: %s; reconnecting in %.1f s", where, error, delay)
+            _LOGGER.warning("MQTT %s: %s; reconnecting in %.1f s", where, reason, delay)
 
     def _new_client(self) -> aiomqtt.Client:
         settings = self._settings

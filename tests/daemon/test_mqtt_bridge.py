@@ -26,7 +26,7 @@ from treadwell.daemon.messages import (
     InclineSetCommand,
 )
 from treadwell.daemon.mqtt import BridgeSettings, InsecureCredentialsError, MqttBridge
-from treadwell.daemon.outbox import Outbox
+from treadwell.daemon.outbox import Outbox, StateStoreError
 from treadwell.drivers.errors import TreadwellError
 
 if TYPE_CHECKING:
@@ -617,3 +617,87 @@ def test_credentials_are_allowed_over_tls_to_loopback_or_when_allowed(
     )
     with Outbox(tmp_path / "o.sqlite") as outbox:
         MqttBridge(settings, outbox=outbox, on_command=print)
+
+
+@pytest.mark.mqtt
+async def test_prompts_still_go_out_when_the_outbox_cannot_store_them(
+    mosquitto: Mosquitto, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with (
+        subscriber(mosquitto, "tw/prompt") as sub,
+        running_bridge(bridge_settings(mosquitto), tmp_path) as harness,
+    ):
+        harness.outbox.close()  # from here on every outbox call fails, like a lost disk
+        harness.bridge.publish_prompt("p1", prompt(1))
+        harness.bridge.publish_prompt("p1", prompt(1))  # still each id once
+        harness.bridge.publish_prompt("p2", prompt(2))
+        await sub.wait_on("tw/prompt", 2)
+        harness.bridge.publish_prompt("p3", prompt(3))
+        await sub.wait_on("tw/prompt", 3)
+    assert [m.json()["n"] for m in sub.on("tw/prompt")] == [1, 2, 3]  # type: ignore[index]
+    assert any(
+        "kept in memory" in r.getMessage() and r.levelno == logging.ERROR for r in caplog.records
+    )
+
+
+class _CannotMarkSent(Outbox):
+    """An outbox on a disk that filled up after the prompt was stored."""
+
+    def mark_sent(self, seq: int) -> None:
+        raise StateStoreError(f"cannot write the prompt outbox: database or disk is full ({seq})")
+
+
+@pytest.mark.mqtt
+async def test_a_prompt_that_cannot_be_marked_sent_is_not_sent_again(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    with _CannotMarkSent(tmp_path / "full.sqlite") as outbox:
+        bridge = MqttBridge(bridge_settings(mosquitto), outbox=outbox, on_command=print)
+        stop = asyncio.Event()
+        task = asyncio.create_task(bridge.run(stop))
+        async with subscriber(mosquitto, "tw/prompt") as sub:
+            bridge.publish_prompt("p1", prompt(1))
+            await sub.wait_on("tw/prompt")
+            bridge.publish_prompt("p2", prompt(2))
+            await sub.wait_on("tw/prompt", 2)
+            bridge.publish_prompt("p3", prompt(3))
+            await sub.wait_on("tw/prompt", 3)
+        stop.set()
+        async with asyncio.timeout(WAIT_S):
+            await task
+        assert [item.message_id for item in outbox.pending()] == ["p1", "p2", "p3"]
+    assert [m.json()["n"] for m in sub.on("tw/prompt")] == [1, 2, 3]  # type: ignore[index]
+
+
+def test_settings_map_from_the_daemon_configuration() -> None:
+    from pydantic import SecretStr
+
+    from treadwell.daemon.config import MqttSettings
+
+    config = MqttSettings(
+        host="broker.lan",
+        port=8883,
+        username="gym",
+        password=SecretStr(SECRET),
+        tls=True,
+        base_topic="home/tw",
+        client_id="treadwell-garage",
+        discovery_prefix="ha",
+        keepalive=45,
+        max_state_rate_hz=1.0,
+    )
+    settings = BridgeSettings.from_config(config, devices=("treadmill", "walking_pad"))
+    assert settings == BridgeSettings(
+        host="broker.lan",
+        port=8883,
+        username="gym",
+        password=SECRET,
+        tls=True,
+        base_topic="home/tw",
+        client_id="treadwell-garage",
+        discovery_prefix="ha",
+        keepalive=45,
+        devices=("treadmill", "walking_pad"),
+        max_state_rate_hz=1.0,
+    )
+    assert SECRET not in repr(settings)
