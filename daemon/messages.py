@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 
     from _typeshed import DataclassInstance
 
+    from treadwell.rules.actions import RunSummary
+    from treadwell.rules.model import Flags, Prompt
+
 MAX_COMMAND_BYTES: Final = 4096
 """Commands larger than this are rejected before they are parsed."""
 
@@ -274,6 +277,7 @@ def prompt_payload(
     created_at: datetime,
     disclaimer: str | None,
     suggested_incline_pct: float | None = None,
+    urgent: bool = False,
 ) -> bytes:
     """The `{base}/prompt` JSON for one prompt.
 
@@ -297,10 +301,39 @@ def prompt_payload(
         "run_id": run_id,
         "created_at": _iso(created_at),
         "disclaimer": disclaimer,
+        "urgent": urgent,
     }
     if kind == "incline":
         prompt["suggested_incline_pct"] = _finite(suggested_incline_pct)
     return _dump(prompt)
+
+
+def prompt_payload_from(prompt: Prompt) -> bytes:
+    """The `{base}/prompt` JSON for a rules-engine `Prompt`."""
+    return prompt_payload(
+        prompt_id=prompt.id,
+        kind=prompt.kind,
+        title=prompt.title,
+        message=prompt.message,
+        steps=prompt.steps,
+        run_id=prompt.run_id,
+        created_at=prompt.created_at,
+        disclaimer=prompt.disclaimer,
+        suggested_incline_pct=prompt.suggested_incline_pct,
+        urgent=prompt.urgent,
+    )
+
+
+def flags_payload_from(flags: Flags) -> bytes:
+    """The retained `{base}/flags` JSON for the rules engine's `Flags`."""
+    return flags_payload(back_pain=flags.back_pain, expires_at=flags.expires_at)
+
+
+def run_payload_from(summary: RunSummary) -> bytes:
+    """The retained `{base}/run` JSON for a `RunSummary`, plus `prompts_issued` (a count)."""
+    fields = dataclasses.asdict(summary)
+    fields["prompts_issued"] = len(summary.prompt_ids)
+    return run_payload(fields)
 
 
 def flags_payload(*, back_pain: str, expires_at: datetime | None) -> bytes:

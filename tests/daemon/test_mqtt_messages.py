@@ -22,12 +22,17 @@ from treadwell.daemon.messages import (
     InclineSetCommand,
     command_topics,
     flags_payload,
+    flags_payload_from,
     parse_command,
     prompt_payload,
+    prompt_payload_from,
     run_payload,
+    run_payload_from,
     state_payload,
 )
 from treadwell.drivers.errors import TreadwellError
+from treadwell.rules.actions import RunSummary
+from treadwell.rules.model import BackPain, Flags, Prompt, PromptKind, Step
 
 BASE = "tw"
 DEVICES = ("treadmill", "garage")
@@ -271,6 +276,7 @@ def test_prompt_payload_carries_the_event_type_and_the_suggested_incline() -> No
         "run_id": "run-1",
         "created_at": "2026-11-26T08:00:00+01:00",
         "disclaimer": "Not medical advice.",
+        "urgent": False,
         "suggested_incline_pct": 2.5,
     }
 
@@ -357,3 +363,71 @@ def test_run_payload_accepts_a_mapping_or_a_dataclass() -> None:
         "window": {"in_s": 60.0},
     }
     assert json.loads(run_payload(mapping)) == expected | {"window": {"in_s": 60.0}}
+
+
+def test_a_rules_engine_prompt_becomes_prompt_json() -> None:
+    prompt = Prompt(
+        id="run-1-stop",
+        kind=PromptKind.STOP_RUNNING,
+        title="Stop running",
+        message="Sharp pain: stop and see a healthcare provider.",
+        steps=(Step("walk slowly", seconds=120), Step("figure-4 stretch", reps="2", per_side=True)),
+        run_id="run-1",
+        created_at=datetime(2026, 11, 26, 8, 0, tzinfo=UTC),
+        disclaimer="Not medical advice.",
+        urgent=True,
+    )
+    assert json.loads(prompt_payload_from(prompt)) == {
+        "id": "run-1-stop",
+        "event_type": "stop_running",
+        "kind": "stop_running",
+        "title": "Stop running",
+        "message": "Sharp pain: stop and see a healthcare provider.",
+        "steps": [
+            {"name": "walk slowly", "seconds": 120, "reps": None, "per_side": False},
+            {"name": "figure-4 stretch", "seconds": None, "reps": "2", "per_side": True},
+        ],
+        "run_id": "run-1",
+        "created_at": "2026-11-26T08:00:00+00:00",
+        "disclaimer": "Not medical advice.",
+        "urgent": True,
+    }
+
+
+def test_rules_engine_flags_become_flags_json() -> None:
+    flags = Flags(back_pain=BackPain.ACHE, expires_at=datetime(2026, 12, 1, tzinfo=UTC))
+    assert json.loads(flags_payload_from(flags)) == {
+        "back_pain": "ache",
+        "expires_at": "2026-12-01T00:00:00+00:00",
+    }
+
+
+def test_a_run_summary_becomes_run_json_with_a_prompt_count() -> None:
+    start = datetime(2026, 11, 26, 7, 0, tzinfo=UTC)
+    summary = RunSummary(
+        run_id="run-1",
+        started_at=start,
+        ended_at=start + timedelta(minutes=30),
+        duration_s=1800.0,
+        moving_s=1750.0,
+        distance_m=4500.0,
+        average_speed_kmh=9.0,
+        incline_time_in_window_s=1200.0,
+        average_hr_bpm=None,
+        max_hr_bpm=None,
+        prompt_ids=("run-1-warmup", "run-1-incline"),
+    )
+    assert json.loads(run_payload_from(summary)) == {
+        "run_id": "run-1",
+        "started_at": "2026-11-26T07:00:00+00:00",
+        "ended_at": "2026-11-26T07:30:00+00:00",
+        "duration_s": 1800.0,
+        "moving_s": 1750.0,
+        "distance_m": 4500.0,
+        "average_speed_kmh": 9.0,
+        "incline_time_in_window_s": 1200.0,
+        "average_hr_bpm": None,
+        "max_hr_bpm": None,
+        "prompt_ids": ["run-1-warmup", "run-1-incline"],
+        "prompts_issued": 2,
+    }
