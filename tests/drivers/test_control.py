@@ -1,12 +1,19 @@
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.drivers.links import FAST, Recorder, running, target
-from treadwell.drivers.codec.ftms import ControlOp, InclinationRange, ResultCode
+from treadwell.drivers.codec.ftms import (
+    ControlOp,
+    InclinationRange,
+    MachineStatusOp,
+    ResultCode,
+    TargetSetting,
+)
 from treadwell.drivers.discovery import DeviceKind
 from treadwell.drivers.errors import (
     ControlNotPermittedError,
@@ -15,10 +22,16 @@ from treadwell.drivers.errors import (
     DriverError,
     InclineOutOfLimitsError,
     InvalidParameterError,
+    NotConnectedError,
     OpCodeNotSupportedError,
     OperationFailedError,
 )
-from treadwell.drivers.events import ControlStateChanged, InclineConfirmed, LinkConnected
+from treadwell.drivers.events import (
+    ControlStateChanged,
+    InclineConfirmed,
+    LinkConnected,
+    MachineStatusChanged,
+)
 from treadwell.drivers.incline import InclineLimits
 from treadwell.drivers.treadmill import TreadmillLink
 from treadwell.drivers.virtual.treadmill import TreadmillConfig
@@ -239,3 +252,45 @@ async def test_slow_indications_within_the_timeout_are_fine(world: VirtualWorld)
         rig.treadmill.slow_indications_s = 1.5
 
         assert await rig.link.set_incline(2.0, limits=LIMITS) == pytest.approx(2.0)
+
+
+async def test_a_link_drop_during_a_request_fails_it_at_once(world: VirtualWorld) -> None:
+    async with rig_for(world) as rig:
+        rig.treadmill.ignore_control_point = True
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        request = asyncio.create_task(rig.link.set_incline(2.0, limits=LIMITS))
+        await asyncio.sleep(0.5)
+        await rig.treadmill.drop_link()
+        with pytest.raises(NotConnectedError, match="disconnected before it answered"):
+            await request
+        assert loop.time() - started < 2.0  # not the control-point timeout
+
+
+async def test_a_console_change_cancels_the_pending_confirmation(world: VirtualWorld) -> None:
+    async with rig_for(world) as rig:
+        await rig.link.set_incline(6.0, limits=LIMITS)
+        rig.treadmill.set_incline_by_console(1.0)
+        await rig.recorder.wait_for(
+            MachineStatusChanged, lambda e: e.status.op == MachineStatusOp.TARGET_INCLINE_CHANGED
+        )
+        assert not await rig.link.wait_for_incline(timeout_s=10.0)
+        await asyncio.sleep(10)
+
+    assert rig.recorder.of(InclineConfirmed) == []
+
+
+async def test_an_unreached_incline_is_reported_after_the_timeout(world: VirtualWorld) -> None:
+    config = TreadmillConfig(incline_rate_pct_per_s=0.1)
+    async with rig_for(world, config) as rig:
+        await rig.link.set_incline(6.0, limits=LIMITS)
+        assert not await rig.link.wait_for_incline(timeout_s=5.0)
+
+
+async def test_speed_cannot_be_set_without_a_speed_target(world: VirtualWorld) -> None:
+    config = TreadmillConfig(targets=TargetSetting.INCLINATION)
+    async with rig_for(world, config) as rig:
+        with pytest.raises(DriverError, match="cannot set its speed"):
+            await rig.link.set_speed(8.0)
+        assert rig.link.info is not None
+        assert rig.link.info.speed_range is None

@@ -9,7 +9,7 @@ import pytest
 from tests.drivers.links import FAST, Recorder, running, target
 from treadwell.drivers.backend import BleBackend
 from treadwell.drivers.backoff import Backoff
-from treadwell.drivers.codec.ftms import ControlOp
+from treadwell.drivers.codec.ftms import ControlOp, ResultCode
 from treadwell.drivers.discovery import DeviceKind
 from treadwell.drivers.events import (
     ControlStateChanged,
@@ -180,3 +180,25 @@ async def test_a_failing_event_handler_does_not_break_the_link(
         assert link.connected
 
     assert any("the event handler failed" in m for m in caplog.messages)
+
+
+async def test_a_refused_control_request_after_reconnect_leaves_the_link_up(
+    world: VirtualWorld, caplog: pytest.LogCaptureFixture
+) -> None:
+    treadmill = await world.add_treadmill()
+    recorder = Recorder()
+    link = make_link(world.backend, recorder)
+
+    async with running(link):
+        await recorder.wait_for(LinkConnected)
+        await link.set_incline(2.0, limits=LIMITS)
+        await asyncio.sleep(15)
+        treadmill.force_result = ResultCode.CONTROL_NOT_PERMITTED
+        mark = recorder.mark()
+        await treadmill.drop_link()
+        await recorder.wait_for(LinkConnected, after=mark)
+        await recorder.wait_for(TreadmillReading, after=recorder.mark())
+        assert link.connected
+        assert not link.control_granted
+
+    assert any("could not take control again after reconnecting" in m for m in caplog.messages)
