@@ -49,7 +49,7 @@ class BleLink(ABC):
 
     Args:
         target: Which device to connect to.
-        label: The link's name in events and logs.
+        label: The link's name in events and logs (default: the kind, e.g. "heart_rate").
         backend: The bleak backend classes.
         on_event: Called, in the event loop, with every event the link produces.
         backoff: Delays between failed attempts.
@@ -64,7 +64,7 @@ class BleLink(ABC):
         self,
         target: DeviceTarget,
         *,
-        label: str,
+        label: str | None = None,
         backend: BleBackend,
         on_event: Callable[[LinkEvent], None],
         backoff: Backoff = DEFAULT_BACKOFF,
@@ -75,7 +75,7 @@ class BleLink(ABC):
         if target.kind is not self.kind:
             raise ValueError(f"a {type(self).__name__} needs a {self.kind} target, got {target}")
         self._target = target
-        self._label = label
+        self._label = label or self.kind.value
         self._backend = backend
         self._on_event = on_event
         self._backoff = backoff

