@@ -23,8 +23,7 @@ cached as a `_Plan`: one `struct.Struct` for all the fields and a tuple of per-f
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, make_dataclass, replace
 from enum import IntEnum, IntFlag
 from typing import Any, Final
 
@@ -130,6 +129,7 @@ _SENTINEL_SINT16: Final = 0x7FFF
 _SENTINEL_UINT16: Final = 0xFFFF
 _SENTINEL_UINT8: Final = 0xFF
 _VENDOR_ELEVATION_NA: Final = frozenset({0x7FFF, 0xFFFF})
+_ELEVATION_UNITS: Final = 10  # per metre
 _KMH_PER_PACE8: Final = 6.0  # 0.1 km/min per unit, times 60 min/h
 _PACE16_KMH_SECONDS: Final = 1800.0  # 0.5 km * 3600 s/h: km/h = 1800 / (s per 500 m)
 _STEP_BYTES: Final = 3
@@ -194,12 +194,21 @@ def _fields(width: PaceWidth) -> tuple[_Field, ...]:
 
 
 _FIELDS: Final = {width: _fields(width) for width in PaceWidth}
-# Writes one slot of a TreadmillData under construction (a member descriptor's __set__).
-_Setter = Callable[[TreadmillData, object], None]
-_SETTERS: Final[dict[str, _Setter]] = {
-    name: vars(TreadmillData)[name].__set__ for name in TreadmillData.__dataclass_fields__
-}
-_new: Final = object.__new__
+# Field position in TreadmillData's (and the builder's) positional argument list.
+_SLOTS: Final = {name: index for index, name in enumerate(TreadmillData.__dataclass_fields__)}
+_DIAGNOSTICS_SLOT: Final = _SLOTS["diagnostics"]
+
+# Speed matters here (every notification of every treadmill comes through): a frozen
+# dataclass's generated __init__ sets each of the 24 slots through object.__setattr__,
+# which costs more than all the decoding. The builder is the same dataclass, not frozen:
+# same slots in the same order, so same memory layout. A record is built as a builder and
+# then becomes a TreadmillData by __class__ assignment, which CPython allows between
+# layout-identical classes. What comes out is an ordinary, immutable TreadmillData.
+_Builder: Final = make_dataclass(
+    "_TreadmillDataBuilder",
+    [(f.name, f.type, f) for f in fields(TreadmillData)],
+    slots=True,
+)
 
 
 def _announced(spec: _Field, flags: int, with_steps: bool) -> bool:
@@ -247,17 +256,18 @@ class _Plan:
     """Everything about decoding one (flags, length, options) combination but the values."""
 
     layout: struct.Struct
-    # (slot setter, raw index, kind, divisor, sentinel, field name) per decoded field
-    ops: tuple[tuple[_Setter, int, int, float, int | None, str], ...]
-    # (slot setter, value) for every slot the packet does not decode
-    fixed: tuple[tuple[_Setter, object], ...]
-    diagnostics: tuple[str, ...]
+    template: tuple[object, ...]  # builder arguments for a packet with every value absent
+    ints: tuple[tuple[int, int, int | None], ...]  # (slot, raw index, sentinel): raw value
+    scaled: tuple[tuple[int, int, float, int | None], ...]  # (..., divisor, sentinel)
+    special: tuple[tuple[int, int, int, str], ...]  # (slot, raw index, kind, name)
 
 
 def _plan(flags: int, length: int, pace_width: PaceWidth, vendor_step_count: bool | None) -> _Plan:
     width, with_steps = _choose_layout(flags, length, pace_width, vendor_step_count)
     fmt = "<"
-    ops: list[tuple[_Setter, int, int, float, int | None, str]] = []
+    ints: list[tuple[int, int, int | None]] = []
+    scaled: list[tuple[int, int, float, int | None]] = []
+    special: list[tuple[int, int, int, str]] = []
     missing: list[str] = []
     offset, raw_index = _FLAGS_SIZE, 0
     for spec in _FIELDS[width]:
@@ -266,29 +276,26 @@ def _plan(flags: int, length: int, pace_width: PaceWidth, vendor_step_count: boo
         if missing or offset + spec.size > length:
             missing.append(spec.name)
             continue
-        setter = _SETTERS[spec.name]
-        ops.append((setter, raw_index, spec.kind, spec.divisor, spec.sentinel, spec.name))
+        slot = _SLOTS[spec.name]
+        if spec.kind == _INT:
+            ints.append((slot, raw_index, spec.sentinel))
+        elif spec.kind == _SCALED:
+            scaled.append((slot, raw_index, spec.divisor, spec.sentinel))
+        else:
+            special.append((slot, raw_index, spec.kind, spec.name))
         fmt += spec.fmt
         offset += spec.size
         raw_index += len(spec.fmt)
     diagnostics = _plan_diagnostics(flags, length, offset, missing, with_steps)
     if width is not pace_width:
         diagnostics.append(f"pace decoded as {width.name}: only that width fits the length")
-    fixed = dict.fromkeys(_SETTERS)
-    fixed.update(
-        flags=flags,
-        more_data=bool(flags & TreadmillDataFlag.MORE_DATA),
-        truncated=bool(missing),
-        missing_fields=tuple(missing),
-        diagnostics=tuple(diagnostics),
-    )
-    decoded = {name for *_, name in ops}
-    return _Plan(
-        struct.Struct(fmt),
-        tuple(ops),
-        tuple((_SETTERS[name], value) for name, value in fixed.items() if name not in decoded),
-        tuple(diagnostics),
-    )
+    template: list[object] = [None] * len(_SLOTS)
+    template[_SLOTS["flags"]] = flags
+    template[_SLOTS["more_data"]] = bool(flags & TreadmillDataFlag.MORE_DATA)
+    template[_SLOTS["truncated"]] = bool(missing)
+    template[_SLOTS["missing_fields"]] = tuple(missing)
+    template[_DIAGNOSTICS_SLOT] = tuple(diagnostics)
+    return _Plan(struct.Struct(fmt), tuple(template), tuple(ints), tuple(scaled), tuple(special))
 
 
 def _plan_diagnostics(
@@ -345,34 +352,41 @@ def parse_treadmill_data(
             _PLANS.clear()
         plan = _PLANS[key] = _plan(flags, length, pace_width, vendor_step_count)
     raw = plan.layout.unpack_from(data, _FLAGS_SIZE)
-    # Filled slot by slot: TreadmillData's generated __init__ costs more than the decoding.
-    record = _new(TreadmillData)
-    for setter, value in plan.fixed:
-        setter(record, value)
-    notes: list[str] | None = None
-    for setter, index, kind, divisor, sentinel, name in plan.ops:
+    values = list(plan.template)
+    for slot, index, sentinel in plan.ints:
         value = raw[index]
-        if value == sentinel:
-            setter(record, None)
-        elif kind == _INT:
-            setter(record, value)
-        elif kind == _SCALED:
-            setter(record, value / divisor)
-        elif kind == _UINT24:
-            setter(record, value | raw[index + 1] << 16)
+        if value != sentinel:
+            values[slot] = value
+    for slot, index, divisor, sentinel in plan.scaled:
+        value = raw[index]
+        if value != sentinel:
+            values[slot] = value / divisor
+    if plan.special:
+        _decode_special(plan.special, raw, values)
+    record = _Builder(*values)
+    record.__class__ = TreadmillData
+    return record  # type: ignore[no-any-return]
+
+
+def _decode_special(
+    special: tuple[tuple[int, int, int, str], ...], raw: tuple[int, ...], values: list[object]
+) -> None:
+    """Decode the fields that are more than a scaled integer; note vendor markers."""
+    notes = []
+    for slot, index, kind, name in special:
+        value = raw[index]
+        if kind == _UINT24:
+            values[slot] = value | raw[index + 1] << 16
         elif kind == _PACE8:
-            setter(record, value * _KMH_PER_PACE8)
+            values[slot] = value * _KMH_PER_PACE8
         elif kind == _ELEVATION and value not in _VENDOR_ELEVATION_NA:
-            setter(record, value / divisor)
+            values[slot] = value / _ELEVATION_UNITS
         elif kind == _PACE16 and value:
-            setter(record, _PACE16_KMH_SECONDS / value)
+            values[slot] = _PACE16_KMH_SECONDS / value
         else:
-            setter(record, None)
-            notes = notes or []
             notes.append(_value_note(name, value))
     if notes:
-        _SETTERS["diagnostics"](record, (*plan.diagnostics, *notes))
-    return record
+        values[_DIAGNOSTICS_SLOT] = (*values[_DIAGNOSTICS_SLOT], *notes)  # type: ignore[misc]
 
 
 def _value_note(name: str, value: int) -> str:
