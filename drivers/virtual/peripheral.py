@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 _LOGGER = logging.getLogger(__name__)
 
 LINK_LOST_REASON = hci.HCI_ErrorCode.CONNECTION_TIMEOUT_ERROR
+# While connected, a peripheral advertises slowly (as real ones do), so a second central can
+# still find it without the advertising timers dominating a long run on a virtual clock.
+CONNECTED_ADVERTISING_INTERVAL_MS = 1000.0
 CCCD_NOTIFY = 0x0001
 CCCD_INDICATE = 0x0002
 
@@ -131,10 +134,13 @@ class VirtualPeripheral:
         async with self._advertising_lock:
             if not self.powered:
                 return
+            interval = self.advertising_interval_ms
+            if self.connections:
+                interval = max(interval, CONNECTED_ADVERTISING_INTERVAL_MS)
             await self.device.start_advertising(
                 advertising_data=self.advertising_data(),
-                advertising_interval_min=self.advertising_interval_ms,
-                advertising_interval_max=self.advertising_interval_ms,
+                advertising_interval_min=interval,
+                advertising_interval_max=interval,
             )
 
     async def drop_link(self) -> None:

@@ -32,6 +32,12 @@ class Inbox:
         async with asyncio.timeout(within_s):
             return await self._queue.get()
 
+    async def fresh(self, within_s: float = 5.0) -> bytes:
+        """Forget what arrived so far and wait for the next value."""
+        while not self._queue.empty():
+            self._queue.get_nowait()
+        return await self.next(within_s)
+
     async def nothing_within(self, seconds: float) -> bool:
         try:
             await self.next(seconds)
