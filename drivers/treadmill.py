@@ -5,12 +5,13 @@ ranges, then subscribes in the order status, training status, control point (ind
 treadmill data last. Treadmill Data packets are reassembled into records (§3.4), converted with
 the model's quirks and reported as `TreadmillReading` events.
 
-Control (§7.3): one procedure at a time behind a lock, written with response, answered by a
-``0x80`` indication awaited with a timeout. Control is requested before the first command, and
-again after a reconnect, a Reset or "control permission lost"; a Control Not Permitted answer
-gets one more Request Control and one retry. Every result code becomes a typed error with a
-message a user understands. The link never sends a speed change by itself: only an explicit
-`set_speed` call does.
+Control (§7.3) goes through `control.ControlPoint`: one procedure at a time, written with
+response, answered by a ``0x80`` indication awaited with a timeout, every result code a typed
+error. Control is requested before the first command and again after a Reset or "control
+permission lost" (lazily, on the next command: FTMS.md §6 says not to fight for it), and
+eagerly after a reconnect once we have held it. Requested inclines are snapped to the deck's
+range and step and to the runner's limits, and confirmed from later Treadmill Data. The link
+never sends a speed change by itself: only an explicit `set_speed` call does.
 """
 
 from __future__ import annotations
@@ -21,24 +22,18 @@ import logging
 import math
 from typing import TYPE_CHECKING, ClassVar
 
-from bleak.exc import BleakGATTProtocolError, BleakGATTProtocolErrorCode
-
 from treadwell.drivers.backoff import Backoff
 from treadwell.drivers.codec.ftms import (
     ControlOp,
-    ControlPointResponse,
     InclinationRange,
     MachineFeatures,
     MachineStatusOp,
-    ResultCode,
     SpeedRange,
     TargetSetting,
     TreadmillData,
     TreadmillRecordAssembler,
-    encode_request_control,
     encode_set_target_inclination,
     encode_set_target_speed,
-    parse_control_point_response,
     parse_fitness_machine_feature,
     parse_machine_status,
     parse_supported_inclination_range,
@@ -46,19 +41,13 @@ from treadwell.drivers.codec.ftms import (
     parse_training_status,
     parse_treadmill_data,
 )
+from treadwell.drivers.control import ControlPoint
 from treadwell.drivers.discovery import DeviceKind, DeviceTarget
 from treadwell.drivers.errors import (
     BeltNotRunningError,
     CodecError,
-    ControlNotPermittedError,
-    ControlPointError,
-    ControlPointTimeoutError,
     DriverError,
     InclineNotSupportedError,
-    InvalidParameterError,
-    NotConnectedError,
-    OpCodeNotSupportedError,
-    OperationFailedError,
 )
 from treadwell.drivers.events import (
     ControlStateChanged,
@@ -74,7 +63,6 @@ from treadwell.drivers.events import (
 from treadwell.drivers.incline import InclineLimits, snap_incline
 from treadwell.drivers.link import DEFAULT_BACKOFF, BleLink
 from treadwell.drivers.quirks import Quirks, quirks_for
-from treadwell.drivers.translation import translated
 from treadwell.drivers.uuids import (
     CONTROL_POINT_UUID,
     FITNESS_MACHINE_FEATURE_UUID,
@@ -99,32 +87,8 @@ __all__ = ["Backoff", "InclineLimits", "TreadmillLink"]
 _LOGGER = logging.getLogger(__name__)
 
 _CONFIRM_TOLERANCE_PCT = 0.05
-_BUSY_RETRIES = 3
-_BUSY_RETRY_S = 0.05
 _CONTROL_LOST = (MachineStatusOp.CONTROL_PERMISSION_LOST, MachineStatusOp.RESET)
 _BELT_STOPPED = (MachineStatusOp.STOPPED_OR_PAUSED, MachineStatusOp.STOPPED_BY_SAFETY_KEY)
-
-_RESULT_ERRORS: dict[int, tuple[type[ControlPointError], str]] = {
-    ResultCode.OP_CODE_NOT_SUPPORTED: (
-        OpCodeNotSupportedError,
-        "the treadmill does not support this over Bluetooth ({what})",
-    ),
-    ResultCode.INVALID_PARAMETER: (
-        InvalidParameterError,
-        "the treadmill rejected the value ({what}): it is outside its supported range or "
-        "not on its step",
-    ),
-    ResultCode.OPERATION_FAILED: (
-        OperationFailedError,
-        "the treadmill could not do it right now ({what}); many only accept changes while the "
-        "belt runs, and none while the safety key is out",
-    ),
-    ResultCode.CONTROL_NOT_PERMITTED: (
-        ControlNotPermittedError,
-        "the treadmill did not give us control ({what}); close other fitness apps connected "
-        "to it, or press stop on the console, and try again",
-    ),
-}
 
 
 class TreadmillLink(BleLink):
@@ -157,13 +121,13 @@ class TreadmillLink(BleLink):
             target, label=label, backend=backend, on_event=on_event, backoff=backoff, **kwargs
         )
         self._control_timeout_s = control_timeout_s
-        self._control_lock = asyncio.Lock()
-        self._pending: tuple[int, asyncio.Future[ControlPointResponse]] | None = None
+        self._control = ControlPoint(
+            label=self._label, timeout_s=control_timeout_s, on_granted=self._on_granted
+        )
         self._assembler = TreadmillRecordAssembler()
         self._info: TreadmillInfo | None = None
         self._wire_speed_range: SpeedRange | None = None
         self._quirks = Quirks()
-        self._granted = False
         self._want_control = False
         self._belt_running = False
         self._last_incline_pct: float | None = None
@@ -178,7 +142,7 @@ class TreadmillLink(BleLink):
     @property
     def control_granted(self) -> bool:
         """Whether we hold control of the treadmill's control point right now."""
-        return self._granted
+        return self._control.granted
 
     @property
     def last_incline_pct(self) -> float | None:
@@ -199,7 +163,7 @@ class TreadmillLink(BleLink):
         subscriptions = (
             (MACHINE_STATUS_UUID, self._on_machine_status),
             (TRAINING_STATUS_UUID, self._on_training_status),
-            (CONTROL_POINT_UUID, self._on_control_point),
+            (CONTROL_POINT_UUID, self._control.on_indication),
             (TREADMILL_DATA_UUID, self._on_treadmill_data),
         )
         for uuid, handler in subscriptions:
@@ -262,7 +226,7 @@ class TreadmillLink(BleLink):
         if not self._want_control:
             return
         try:
-            await self._request_control()
+            await self._control.request_control(self._require_client(), device=self._device_name)
         except DriverError as exc:
             _LOGGER.warning(
                 "%s: could not take control again after reconnecting: %s", self._label, exc
@@ -273,12 +237,8 @@ class TreadmillLink(BleLink):
         if partial is not None:
             # FTMS §4.19: a record cut by link loss is discarded, never re-sent.
             _LOGGER.debug("%s: dropped a half record on link loss", self._label)
-        self._set_granted(granted=False)
+        self._control.link_lost()
         self._belt_running = False
-        if self._pending is not None and not self._pending[1].done():
-            self._pending[1].set_exception(
-                NotConnectedError("the treadmill disconnected before it answered")
-            )
 
     # -- notifications ----------------------------------------------------------------------
 
@@ -335,7 +295,7 @@ class TreadmillLink(BleLink):
             return
         if status.op in _CONTROL_LOST:
             # FTMS.md §6: do not fight for control; the next command asks for it again.
-            self._set_granted(granted=False)
+            self._control.set_granted(granted=False)
         elif status.op == MachineStatusOp.STARTED_OR_RESUMED:
             self._belt_running = True
         elif status.op in _BELT_STOPPED:
@@ -363,22 +323,10 @@ class TreadmillLink(BleLink):
             return
         self._emit(TrainingStatusChanged(self._label, status))
 
-    def _on_control_point(self, _char: BleakGATTCharacteristic, data: bytearray) -> None:
-        try:
-            response = parse_control_point_response(data)
-        except CodecError as exc:
-            _LOGGER.warning("%s: skipped a bad control point indication: %s", self._label, exc)
-            return
-        pending = self._pending
-        if pending is None or pending[0] != response.request_op or pending[1].done():
-            _LOGGER.debug("%s: unexpected control point response %r", self._label, response)
-            return
-        pending[1].set_result(response)
-
-    def _set_granted(self, *, granted: bool) -> None:
-        if granted != self._granted:
-            self._granted = granted
-            self._emit(ControlStateChanged(self._label, granted))
+    def _on_granted(self, granted: bool) -> None:
+        if granted:
+            self._want_control = True
+        self._emit(ControlStateChanged(self._label, granted))
 
     # -- control ----------------------------------------------------------------------------
 
@@ -423,10 +371,12 @@ class TreadmillLink(BleLink):
         self._incline_target = target
         self._incline_reached.clear()
         try:
-            await self._command(
+            await self._control.command(
+                self._require_client(),
                 ControlOp.SET_TARGET_INCLINATION,
                 encode_set_target_inclination(raw / 10),
                 what=f"set the incline to {target:g} %",
+                device=info.name,
             )
         except BaseException:
             self._incline_target = None
@@ -482,16 +432,14 @@ class TreadmillLink(BleLink):
         steps = math.floor(round((value - wire.min_kmh) / step, 6) + 0.5)
         value = round(min(wire.min_kmh + steps * step, wire.max_kmh), 2)
         speed = info.quirks.speed_to_kmh(value)
-        await self._command(
+        await self._control.command(
+            self._require_client(),
             ControlOp.SET_TARGET_SPEED,
             encode_set_target_speed(value),
             what=f"set the speed to {speed:g} km/h",
+            device=info.name,
         )
         return speed
-
-    async def _write_control_point(self, client: BleakClient, payload: bytes, *, what: str) -> None:
-        with translated(f"sending '{what}' to {self._device_name}"):
-            await _write_with_busy_retry(client, payload)
 
     def _require_info(self) -> TreadmillInfo:
         self._require_client()
@@ -499,78 +447,6 @@ class TreadmillLink(BleLink):
             raise AssertionError
         return self._info
 
-    async def _command(self, op: ControlOp, payload: bytes, *, what: str) -> None:
-        async with self._control_lock:
-            if not self._granted:
-                await self._request_control_locked()
-            response = await self._procedure(op, payload, what=what)
-            if response.result == ResultCode.CONTROL_NOT_PERMITTED:
-                # D7: some treadmills forget control; ask once more and retry once.
-                self._set_granted(granted=False)
-                await self._request_control_locked()
-                response = await self._procedure(op, payload, what=what)
-            _check(response, what=what)
-
-    async def _request_control(self) -> None:
-        async with self._control_lock:
-            await self._request_control_locked()
-
-    async def _request_control_locked(self) -> None:
-        response = await self._procedure(
-            ControlOp.REQUEST_CONTROL, encode_request_control(), what="request control"
-        )
-        _check(response, what="request control")
-        self._want_control = True
-        self._set_granted(granted=True)
-
-    async def _procedure(self, op: ControlOp, payload: bytes, *, what: str) -> ControlPointResponse:
-        client = self._require_client()
-        future: asyncio.Future[ControlPointResponse] = asyncio.get_running_loop().create_future()
-        self._pending = (op, future)
-        try:
-            _LOGGER.debug("%s: control point <- %s", self._label, payload.hex(" "))
-            await self._write_control_point(client, payload, what=what)
-            async with asyncio.timeout(self._control_timeout_s):
-                return await future
-        except TimeoutError:
-            raise ControlPointTimeoutError(
-                f"the treadmill did not answer '{what}' within {self._control_timeout_s:g} s; "
-                "it may be busy or not support remote control",
-                request_op=op,
-            ) from None
-        finally:
-            self._pending = None
-
-
-async def _write_with_busy_retry(client: BleakClient, payload: bytes) -> None:
-    # FTMS.md §7.3: the server ends a procedure only once our confirmation of its indication
-    # arrived; a write that races it gets ATT 0xFE and is not queued, so wait and write again.
-    for attempt in range(_BUSY_RETRIES + 1):
-        try:
-            await client.write_gatt_char(CONTROL_POINT_UUID, payload, response=True)
-        except BleakGATTProtocolError as exc:
-            if exc.code != BleakGATTProtocolErrorCode.PROCEDURE_ALREADY_IN_PROGRESS:
-                raise
-            if attempt == _BUSY_RETRIES:
-                raise
-            await asyncio.sleep(_BUSY_RETRY_S)
-        else:
-            return
-
 
 def _maybe(convert: Callable[[float], float], value: float | None) -> float | None:
     return None if value is None else convert(value)
-
-
-def _check(response: ControlPointResponse, *, what: str) -> None:
-    if response.result == ResultCode.SUCCESS:
-        return
-    error, template = _RESULT_ERRORS.get(
-        response.result,
-        (ControlPointError, "the treadmill answered with unknown result code {code} ({what})"),
-    )
-    raise error(
-        template.format(what=what, code=f"0x{int(response.result):02x}"),
-        request_op=response.request_op,
-        result=int(response.result),
-    )
