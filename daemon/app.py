@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import json
 import logging
 from dataclasses import dataclass, field
@@ -64,7 +63,6 @@ from treadwell.rules.actions import (
     PublishPrompt,
     RunEnded,
     RunStarted,
-    RunSummary,
     SchedulePrompt,
     SetIncline,
 )
@@ -173,7 +171,10 @@ class Daemon:
         self._store = Store.in_dir(state_dir)
         self._outbox = Outbox(state_dir / "treadwell.sqlite")
         self._scheduler = PromptScheduler(
-            state_dir / "jobs.sqlite", self._on_due, misfire_grace_s=settings.rules.prompt_grace_s
+            state_dir / "jobs.sqlite",
+            self._on_due,
+            misfire_grace_s=settings.rules.prompt_grace_s,
+            name=settings.mqtt.client_id,
         )
         self._bridge = MqttBridge(
             BridgeSettings.from_config(
@@ -514,7 +515,7 @@ class Daemon:
                 if channel.settings.automation_allowed:
                     self._start_incline(channel, incline_pct)
             case SchedulePrompt(key, at, prompt):
-                payload = _prompt_json(prompt)
+                payload = messages.prompt_payload_from(prompt).decode()
                 self._scheduler.schedule(
                     f"{channel.slug}{_KEY_SEPARATOR}{key}", self._clock.to_wall(at), payload
                 )
@@ -540,25 +541,24 @@ class Daemon:
                     except StateStoreError as exc:
                         _LOGGER.error("state: run summary not recorded: %s", exc)  # noqa: TRY400
                 channel.store_run = None
-                plain = {**_fields(summary), "treadmill": channel.slug}
-                self._bridge.publish_retained(f"{self._base}/run", messages.run_payload(plain))
+                self._bridge.publish_retained(
+                    f"{self._base}/run",
+                    messages.run_payload_from(summary, treadmill=channel.slug),
+                )
             case FlagsChanged(flags):
                 try:
                     self._store.save_flags(flags.back_pain.value, flags.expires_at)
                 except StateStoreError as exc:
                     _LOGGER.error("state: flags not stored: %s", exc)  # noqa: TRY400
                 self._bridge.publish_retained(
-                    f"{self._base}/flags",
-                    messages.flags_payload(
-                        back_pain=flags.back_pain.value, expires_at=flags.expires_at
-                    ),
+                    f"{self._base}/flags", messages.flags_payload_from(flags)
                 )
             case _:
                 assert_never(action)
 
     def _publish_prompt(self, prompt: Prompt) -> None:
         _LOGGER.info("prompt %s (%s): %s", prompt.id, prompt.kind, prompt.title)
-        self._bridge.publish_prompt(prompt.id, _prompt_bytes(prompt))
+        self._bridge.publish_prompt(prompt.id, messages.prompt_payload_from(prompt))
 
     def _start_incline(self, channel: TreadmillChannel, incline_pct: float) -> None:
         if channel.setting_incline:
@@ -666,29 +666,6 @@ class Daemon:
                 )
             else:
                 self._store.close_stale_runs(older_than=timedelta(0))
-
-
-def _fields(summary: RunSummary) -> dict[str, object]:
-    """A run summary as plain values for `{base}/run`."""
-    return {f.name: getattr(summary, f.name) for f in dataclasses.fields(summary)}
-
-
-def _prompt_bytes(prompt: Prompt) -> bytes:
-    return messages.prompt_payload(
-        prompt_id=prompt.id,
-        kind=prompt.kind.value,
-        title=prompt.title,
-        message=prompt.message,
-        steps=prompt.steps,
-        run_id=prompt.run_id,
-        created_at=prompt.created_at,
-        disclaimer=prompt.disclaimer,
-        suggested_incline_pct=prompt.suggested_incline_pct,
-    )
-
-
-def _prompt_json(prompt: Prompt) -> str:
-    return _prompt_bytes(prompt).decode()
 
 
 def _version() -> str:

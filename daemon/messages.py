@@ -329,10 +329,15 @@ def flags_payload_from(flags: Flags) -> bytes:
     return flags_payload(back_pain=flags.back_pain, expires_at=flags.expires_at)
 
 
-def run_payload_from(summary: RunSummary) -> bytes:
-    """The retained `{base}/run` JSON for a `RunSummary`, plus `prompts_issued` (a count)."""
+def run_payload_from(summary: RunSummary, *, treadmill: str | None = None) -> bytes:
+    """The retained `{base}/run` JSON for a `RunSummary`, plus `prompts_issued` (a count).
+
+    `treadmill`, when given, names the treadmill (its slug) the run was on.
+    """
     fields = dataclasses.asdict(summary)
     fields["prompts_issued"] = len(summary.prompt_ids)
+    if treadmill is not None:
+        fields["treadmill"] = treadmill
     return run_payload(fields)
 
 

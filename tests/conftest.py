@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import TYPE_CHECKING
 
@@ -12,6 +13,27 @@ from tests.support.mosquitto import Mosquitto, find_mosquitto
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
+
+
+_SPARE_LOOP = pytest.StashKey[asyncio.AbstractEventLoop]()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Give pytest-asyncio's "current loop" lookup a loop we close.
+
+    On Python 3.11 a plain test that runs before the first async one makes pytest-asyncio
+    create a loop it never closes: a ResourceWarning, an error under filterwarnings=error.
+    """
+    session.config.stash[_SPARE_LOOP] = loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Close the loop made in `pytest_sessionstart`."""
+    asyncio.set_event_loop(None)
+    session.config.stash[_SPARE_LOOP].close()
 
 
 @pytest.fixture(autouse=True)

@@ -12,12 +12,12 @@ import subprocess
 import sys
 import textwrap
 import uuid
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-import aiomqtt
 import pytest
 
+from tests.support.mqtt_client import publish, subscriber
 from treadwell.daemon.discovery import build_device_discovery
 from treadwell.daemon.messages import (
     CheckinCommand,
@@ -37,83 +37,6 @@ if TYPE_CHECKING:
 
 WAIT_S = 15.0
 SECRET = "s3cret-" + uuid.uuid4().hex[:6]
-
-
-@dataclass
-class Received:
-    """What a test subscriber saw on one topic."""
-
-    topic: str
-    payload: bytes
-    qos: int
-    retain: bool
-
-    def json(self) -> object:
-        return json.loads(self.payload)
-
-
-@dataclass
-class Subscriber:
-    """An aiomqtt client in the test that records everything on its topics."""
-
-    client: aiomqtt.Client
-    messages: list[Received] = field(default_factory=list)
-    _changed: asyncio.Event = field(default_factory=asyncio.Event)
-
-    async def collect(self) -> None:
-        async for message in self.client.messages:
-            self.messages.append(
-                Received(message.topic.value, bytes(message.payload), message.qos, message.retain)
-            )
-            self._changed.set()
-
-    def on(self, topic: str) -> list[Received]:
-        return [m for m in self.messages if m.topic == topic]
-
-    async def wait_for(
-        self, predicate: Callable[[list[Received]], bool], what: str
-    ) -> list[Received]:
-        """Wait until `predicate(messages)` holds; fail (not hang) after WAIT_S."""
-        try:
-            async with asyncio.timeout(WAIT_S):
-                while not predicate(self.messages):
-                    self._changed.clear()
-                    await self._changed.wait()
-        except TimeoutError:
-            seen = [(m.topic, m.payload[:80]) for m in self.messages]
-            pytest.fail(f"timed out waiting for {what}; saw {seen}")
-        return self.messages
-
-    async def wait_on(self, topic: str, count: int = 1) -> list[Received]:
-        await self.wait_for(lambda _: len(self.on(topic)) >= count, f"{count} on {topic}")
-        return self.on(topic)
-
-
-@contextlib.asynccontextmanager
-async def subscriber(
-    broker: Mosquitto, *topics: str, identifier: str | None = None, clean: bool = True
-) -> AsyncIterator[Subscriber]:
-    client = aiomqtt.Client(
-        broker.host,
-        broker.port,
-        identifier=identifier or f"test-{uuid.uuid4().hex[:8]}",
-        clean_session=clean,
-    )
-    async with client:
-        sub = Subscriber(client)
-        await client.subscribe([(topic, 1) for topic in topics])
-        task = asyncio.create_task(sub.collect())
-        try:
-            yield sub
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
-                await task
-
-
-async def publish(broker: Mosquitto, topic: str, payload: bytes, *, retain: bool = False) -> None:
-    async with aiomqtt.Client(broker.host, broker.port) as client:
-        await client.publish(topic, payload, qos=1, retain=retain)
 
 
 @dataclass

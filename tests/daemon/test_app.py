@@ -1,0 +1,293 @@
+"""The whole daemon on the virtual world against a real mosquitto: runs, prompts, commands.
+
+Each test builds a virtual treadmill (and strap) in-process, runs the real `Daemon` with a
+sped-up clock, and watches the broker with an ordinary MQTT subscriber, as a dashboard would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from tests.support.mqtt_client import Subscriber, publish, subscriber
+from treadwell.daemon.app import Daemon
+from treadwell.daemon.clock import Clock
+from treadwell.daemon.config import Settings
+from treadwell.daemon.store import Store
+from treadwell.drivers.codec.ftms import ControlOp
+from treadwell.drivers.virtual.profile import RunProfile
+from treadwell.drivers.virtual.strap import StrapConfig
+from treadwell.drivers.virtual.treadmill import TreadmillConfig, VirtualTreadmill
+from treadwell.drivers.virtual.world import VirtualWorld
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+    from pathlib import Path
+
+    from tests.support.mosquitto import Mosquitto
+
+pytestmark = pytest.mark.mqtt
+
+SPEEDUP = 120.0
+TREADMILL_NAME = "Test Treadmill"
+STRAP_NAME = "Test Strap"
+# Seven minutes of running, then the belt stops: ~7 s of real time at SPEEDUP.
+SHORT_RUN = RunProfile.of([(420.0, 9.0), (120.0, 0.0)])
+
+
+def settings_for(
+    broker: Mosquitto,
+    state_dir: Path,
+    *,
+    base: str = "tw",
+    back_pain: str = "ache",
+    automation: bool = True,
+    client_id: str = "tw-test",
+    **rules: float,
+) -> Settings:
+    """Daemon settings for a test: the virtual devices by name, short rule timings."""
+    return Settings(
+        mqtt={"host": broker.host, "port": broker.port, "base_topic": base, "client_id": client_id},
+        ble={"backend": "virtual", "speedup": SPEEDUP},
+        treadmills=[
+            {
+                "name": "treadmill",
+                "match_name": TREADMILL_NAME,
+                "automation_allowed": automation,
+                "max_incline_pct": 3.0,
+            }
+        ],
+        straps=[{"name": "strap", "match_name": STRAP_NAME}],
+        rules={
+            "hydration_reminder_after_s": 120.0,
+            "checkin_after_s": 240.0,
+            "stop_timeout_s": 30.0,
+            **rules,
+        },
+        flags={"back_pain": back_pain},
+        state_dir=state_dir,
+    )
+
+
+@contextlib.asynccontextmanager
+async def virtual_devices(
+    profile: RunProfile | None = SHORT_RUN,
+) -> AsyncIterator[tuple[VirtualWorld, VirtualTreadmill]]:
+    async with VirtualWorld(speedup=SPEEDUP) as world:
+        treadmill = await world.add_treadmill(
+            TreadmillConfig(name=TREADMILL_NAME, profile=profile, advertising_interval_ms=20)
+        )
+        await world.add_strap(
+            StrapConfig(name=STRAP_NAME, follow=treadmill, advertising_interval_ms=20)
+        )
+        yield world, treadmill
+
+
+@contextlib.asynccontextmanager
+async def running(settings: Settings, world: VirtualWorld) -> AsyncIterator[Daemon]:
+    daemon = Daemon(settings, backend=world.backend, clock=Clock(SPEEDUP))
+    stop = asyncio.Event()
+    task = asyncio.create_task(daemon.run(stop))
+    try:
+        yield daemon
+    finally:
+        stop.set()
+        async with asyncio.timeout(15):
+            await task
+
+
+def prompts(sub: Subscriber, base: str = "tw") -> list[dict[str, Any]]:
+    return sub.json_on(f"{base}/prompt")
+
+
+def kinds(sub: Subscriber, base: str = "tw") -> list[object]:
+    return [p["kind"] for p in prompts(sub, base)]
+
+
+def has_kind(kind: str, base: str = "tw") -> Any:
+    return lambda msgs: any(
+        m.topic == f"{base}/prompt" and json.loads(m.payload)["kind"] == kind for m in msgs
+    )
+
+
+async def test_an_achy_run_gets_warmup_incline_set_on_the_treadmill_and_recovery_prompts(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    async with (
+        subscriber(mosquitto, "tw/#") as sub,
+        virtual_devices() as (world, treadmill),
+        running(settings_for(mosquitto, tmp_path), world),
+    ):
+        await sub.wait_for(has_kind("incline"), "the incline prompt")
+        await sub.wait_for(
+            lambda _: treadmill.incline_pct == pytest.approx(2.5), "the deck at 2.5%"
+        )
+        await sub.wait_for(has_kind("checkin"), "the check-in", timeout=30)
+
+    sets = [r for r in treadmill.control_log if r.op == ControlOp.SET_TARGET_INCLINATION]
+    assert [r.incline_pct for r in sets] == [2.5]
+    assert not [r for r in treadmill.control_log if r.op == ControlOp.SET_TARGET_SPEED]
+    assert kinds(sub) == ["warmup", "incline", "hydration", "stretch", "hydration", "checkin"]
+    every = prompts(sub)
+    assert len({p["id"] for p in every}) == len(every)
+    for prompt in every:
+        assert prompt["disclaimer"]
+        assert prompt["created_at"].endswith("+00:00")
+        assert prompt["run_id"].startswith("run-")
+    incline = next(p for p in every if p["kind"] == "incline")
+    assert incline["suggested_incline_pct"] == 2.5
+    assert all(m.qos == 1 and not m.retain for m in sub.on("tw/prompt"))
+    states = sub.json_on("tw/treadmill/state")
+    assert {
+        "speed_kmh",
+        "incline_pct",
+        "total_distance_m",
+        "elapsed_time_s",
+        "heart_rate_bpm",
+        "running",
+        "connected",
+        "run_id",
+    } <= set(states[-1])
+    assert any(s["running"] and s.get("suggested_incline_pct") == 2.5 for s in states)
+    assert any(s["heart_rate_bpm"] for s in states)
+    run = sub.json_on("tw/run")[-1]
+    assert run["distance_m"] > 500
+    assert run["incline_time_in_window_s"] > 0
+    assert sub.on("tw/status")[-1].payload == b"offline"
+    assert json.loads(sub.on("tw/flags")[-1].payload)["back_pain"] == "ache"
+
+
+async def test_no_flag_means_no_incline_help_and_nothing_sent_to_the_treadmill(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    async with (
+        subscriber(mosquitto, "tw/#") as sub,
+        virtual_devices() as (world, treadmill),
+        running(settings_for(mosquitto, tmp_path, back_pain="none"), world),
+    ):
+        await sub.wait_for(has_kind("stretch"), "the stretch prompt", timeout=30)
+    assert "incline" not in kinds(sub)
+    assert "warmup" in kinds(sub)
+    assert not [r for r in treadmill.control_log if r.op == ControlOp.SET_TARGET_INCLINATION]
+
+
+async def test_a_red_flag_run_brings_the_stop_prompt_and_never_an_incline(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    async with (
+        subscriber(mosquitto, "tw/#") as sub,
+        virtual_devices() as (world, treadmill),
+        running(settings_for(mosquitto, tmp_path, back_pain="red"), world),
+    ):
+        await sub.wait_for(has_kind("stop_running"), "the stop-running prompt")
+        await publish(mosquitto, "tw/treadmill/incline/set", b"2.5")
+        await sub.wait_on("tw/error")
+        await sub.wait_for(has_kind("hydration"), "the hydration prompt", timeout=30)
+    assert "incline" not in kinds(sub)
+    assert not [r for r in treadmill.control_log if r.op == ControlOp.SET_TARGET_INCLINATION]
+    error = json.loads(sub.on("tw/error")[0].payload)
+    assert error["topic"] == "tw/treadmill/incline/set"
+    assert "red" in error["error"]
+
+
+async def test_commands_change_flags_and_a_red_checkin_raises_the_red_flag(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    async with (
+        subscriber(mosquitto, "tw/#") as sub,
+        virtual_devices(profile=None) as (world, _treadmill),
+        running(settings_for(mosquitto, tmp_path, back_pain="none"), world),
+    ):
+        await sub.wait_on("tw/flags")
+        await publish(mosquitto, "tw/flags/set", b'{"back_pain": "ache", "days": 2}')
+        await sub.wait_for(
+            lambda _: any(f["back_pain"] == "ache" for f in sub.json_on("tw/flags")), "ache flag"
+        )
+        flags = [f for f in sub.json_on("tw/flags") if f["back_pain"] == "ache"][-1]
+        assert flags["expires_at"] is not None
+        await publish(mosquitto, "tw/flags/set", b'{"back_pain": "sore"}')
+        await publish(mosquitto, "tw/checkin", b'{"pain": 11, "kind": "ache"}')
+        await sub.wait_on("tw/error", 2)
+        await publish(mosquitto, "tw/checkin", b'{"pain": 7, "kind": "radiating"}')
+        await sub.wait_for(has_kind("stop_running"), "the stop-running prompt")
+        await sub.wait_for(
+            lambda _: any(f["back_pain"] == "red" for f in sub.json_on("tw/flags")), "the red flag"
+        )
+    errors = [json.loads(m.payload) for m in sub.on("tw/error")]
+    assert [e["topic"] for e in errors] == ["tw/flags/set", "tw/checkin"]
+    with Store.in_dir(tmp_path, read_only=True) as store:
+        assert [(c.pain, c.kind) for c in store.checkins()] == [(7, "radiating")]
+        stored = store.load_flags()
+        assert stored is not None
+        assert stored.back_pain == "red"
+
+
+async def test_a_dashboard_incline_within_limits_is_set_and_one_above_is_refused(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    async with (
+        subscriber(mosquitto, "tw/#") as sub,
+        virtual_devices(profile=RunProfile.steady(30, 8.0)) as (world, treadmill),
+        running(settings_for(mosquitto, tmp_path, back_pain="none"), world),
+    ):
+        await sub.wait_for(
+            lambda _: any(s["connected"] for s in sub.json_on("tw/treadmill/state")),
+            "the treadmill connected",
+        )
+        await publish(mosquitto, "tw/treadmill/incline/set", b"4.5")
+        await sub.wait_on("tw/error")
+        await publish(mosquitto, "tw/treadmill/incline/set", b'{"incline_pct": 1.5}')
+        await sub.wait_for(lambda _: treadmill.incline_pct == pytest.approx(1.5), "deck at 1.5%")
+    sets = [
+        r.incline_pct for r in treadmill.control_log if r.op == ControlOp.SET_TARGET_INCLINATION
+    ]
+    assert sets == [1.5]
+    assert "outside your limits" in json.loads(sub.on("tw/error")[0].payload)["error"]
+
+
+async def test_scheduled_prompts_survive_a_daemon_restart_and_arrive_once(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    settings = settings_for(
+        mosquitto, tmp_path, hydration_reminder_after_s=600.0, checkin_after_s=660.0
+    )
+    async with subscriber(mosquitto, "tw/prompt") as sub, virtual_devices() as (world, _):
+        async with running(settings, world):
+            await sub.wait_for(has_kind("stretch"), "the stretch prompt", timeout=30)
+        # Stopped before the reminder (10 demo minutes = 10 s) is due; a new daemon takes over.
+        assert kinds(sub).count("hydration") == 1
+        async with running(settings, world):
+            await sub.wait_for(has_kind("checkin"), "the check-in", timeout=30)
+            await asyncio.sleep(1)
+    assert kinds(sub).count("hydration") == 2
+    assert kinds(sub).count("checkin") == 1
+    ids = [p["id"] for p in prompts(sub)]
+    assert len(ids) == len(set(ids))
+
+
+async def test_two_daemons_share_one_broker_without_interfering(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    async with (
+        subscriber(mosquitto, "gym-a/#", "gym-b/#") as sub,
+        virtual_devices(profile=None) as (world, _),
+    ):
+        a = settings_for(mosquitto, tmp_path / "a", base="gym-a", client_id="tw-a")
+        b = settings_for(mosquitto, tmp_path / "b", base="gym-b", client_id="tw-b")
+        async with running(a, world), running(b, world):
+            await sub.wait_on("gym-a/status")
+            await sub.wait_on("gym-b/status")
+            await publish(mosquitto, "gym-a/flags/set", b'{"back_pain": "red"}')
+            await sub.wait_for(
+                lambda _: any(f["back_pain"] == "red" for f in sub.json_on("gym-a/flags")),
+                "gym-a red",
+            )
+            await asyncio.sleep(0.5)
+        assert [m.payload for m in sub.on("gym-a/status")][:1] == [b"online"]
+        assert [m.payload for m in sub.on("gym-b/status")][:1] == [b"online"]
+    assert all(f["back_pain"] == "ache" for f in sub.json_on("gym-b/flags"))
+    assert not sub.on("gym-b/error")
