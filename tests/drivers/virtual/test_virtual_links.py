@@ -151,3 +151,28 @@ async def test_the_world_closes_without_leaving_tasks() -> None:
             await asyncio.sleep(3)
     await asyncio.sleep(0)
     assert asyncio.all_tasks() == {asyncio.current_task()}
+
+
+async def test_descriptors_stop_notify_name_and_mtu_work_like_bluez(world: VirtualWorld) -> None:
+    treadmill = await world.add_treadmill()
+    treadmill.set_belt(5.0)
+    data = Inbox()
+    async with client_for(world, treadmill.address) as client:
+        assert client.name == "Treadwell Virtual Treadmill"
+        assert client.mtu_size == 517
+        await client.pair()
+        await client.unpair()
+        await client.start_notify(TREADMILL_DATA_UUID, data)
+        await data.next()
+        characteristic = client.services.get_characteristic(TREADMILL_DATA_UUID)
+        assert characteristic is not None
+        cccd = characteristic.get_descriptor("2902")
+        assert cccd is not None
+        assert await client.read_gatt_descriptor(cccd.handle) == b"\x01\x00"
+        await client.stop_notify(TREADMILL_DATA_UUID)
+        assert await client.read_gatt_descriptor(cccd.handle) == b"\x00\x00"
+        assert await data.nothing_within(3.0)
+        await client.start_notify(TREADMILL_DATA_UUID, data)
+        assert parse_treadmill_data(await data.next()).speed_kmh == 5.0
+        await client.connect()  # already connected: nothing happens
+        assert client.is_connected
