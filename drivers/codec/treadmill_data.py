@@ -259,7 +259,9 @@ class _Plan:
     template: tuple[object, ...]  # builder arguments for a packet with every value absent
     ints: tuple[tuple[int, int, int | None], ...]  # (slot, raw index, sentinel): raw value
     scaled: tuple[tuple[int, int, float, int | None], ...]  # (..., divisor, sentinel)
-    special: tuple[tuple[int, int, int, str], ...]  # (slot, raw index, kind, name)
+    uint24: tuple[tuple[int, int], ...]  # (slot, raw index of the low 16 bits)
+    elevation: tuple[tuple[int, int, str], ...]  # (slot, raw index, name)
+    pace: tuple[tuple[int, int, int, str], ...]  # (slot, raw index, kind, name)
 
 
 def _plan(flags: int, length: int, pace_width: PaceWidth, vendor_step_count: bool | None) -> _Plan:
@@ -267,7 +269,9 @@ def _plan(flags: int, length: int, pace_width: PaceWidth, vendor_step_count: boo
     fmt = "<"
     ints: list[tuple[int, int, int | None]] = []
     scaled: list[tuple[int, int, float, int | None]] = []
-    special: list[tuple[int, int, int, str]] = []
+    uint24: list[tuple[int, int]] = []
+    elevation: list[tuple[int, int, str]] = []
+    pace: list[tuple[int, int, int, str]] = []
     missing: list[str] = []
     offset, raw_index = _FLAGS_SIZE, 0
     for spec in _FIELDS[width]:
@@ -281,8 +285,12 @@ def _plan(flags: int, length: int, pace_width: PaceWidth, vendor_step_count: boo
             ints.append((slot, raw_index, spec.sentinel))
         elif spec.kind == _SCALED:
             scaled.append((slot, raw_index, spec.divisor, spec.sentinel))
+        elif spec.kind == _UINT24:
+            uint24.append((slot, raw_index))
+        elif spec.kind == _ELEVATION:
+            elevation.append((slot, raw_index, spec.name))
         else:
-            special.append((slot, raw_index, spec.kind, spec.name))
+            pace.append((slot, raw_index, spec.kind, spec.name))
         fmt += spec.fmt
         offset += spec.size
         raw_index += len(spec.fmt)
@@ -295,7 +303,15 @@ def _plan(flags: int, length: int, pace_width: PaceWidth, vendor_step_count: boo
     template[_SLOTS["truncated"]] = bool(missing)
     template[_SLOTS["missing_fields"]] = tuple(missing)
     template[_DIAGNOSTICS_SLOT] = tuple(diagnostics)
-    return _Plan(struct.Struct(fmt), tuple(template), tuple(ints), tuple(scaled), tuple(special))
+    return _Plan(
+        struct.Struct(fmt),
+        tuple(template),
+        tuple(ints),
+        tuple(scaled),
+        tuple(uint24),
+        tuple(elevation),
+        tuple(pace),
+    )
 
 
 def _plan_diagnostics(
@@ -361,41 +377,43 @@ def parse_treadmill_data(
         value = raw[index]
         if value != sentinel:
             values[slot] = value / divisor
-    if plan.special:
-        _decode_special(plan.special, raw, values)
+    for slot, index in plan.uint24:
+        values[slot] = raw[index] | raw[index + 1] << 16
+    notes: list[str] = []
+    for slot, index, name in plan.elevation:
+        value = raw[index]
+        if value in _VENDOR_ELEVATION_NA:
+            notes.append(_VALUE_NOTES[name, value])
+        else:
+            values[slot] = value / _ELEVATION_UNITS
+    for slot, index, kind, name in plan.pace:
+        value = raw[index]
+        if kind == _PACE8:
+            values[slot] = value * _KMH_PER_PACE8
+        elif value:
+            values[slot] = _PACE16_KMH_SECONDS / value
+        else:
+            notes.append(_VALUE_NOTES[name, value])
+    if notes:
+        values[_DIAGNOSTICS_SLOT] = (*plan.template[_DIAGNOSTICS_SLOT], *notes)  # type: ignore[misc]
     record = _Builder(*values)
     record.__class__ = TreadmillData
     return record  # type: ignore[no-any-return]
 
 
-def _decode_special(
-    special: tuple[tuple[int, int, int, str], ...], raw: tuple[int, ...], values: list[object]
-) -> None:
-    """Decode the fields that are more than a scaled integer; note vendor markers."""
-    notes = []
-    for slot, index, kind, name in special:
-        value = raw[index]
-        if kind == _UINT24:
-            values[slot] = value | raw[index + 1] << 16
-        elif kind == _PACE8:
-            values[slot] = value * _KMH_PER_PACE8
-        elif kind == _ELEVATION and value not in _VENDOR_ELEVATION_NA:
-            values[slot] = value / _ELEVATION_UNITS
-        elif kind == _PACE16 and value:
-            values[slot] = _PACE16_KMH_SECONDS / value
-        else:
-            notes.append(_value_note(name, value))
-    if notes:
-        values[_DIAGNOSTICS_SLOT] = (*values[_DIAGNOSTICS_SLOT], *notes)  # type: ignore[misc]
-
-
-def _value_note(name: str, value: int) -> str:
-    if name.endswith("_pace_kmh"):
-        return f"{name}: 0 s per 500 m is not a pace; decoded as not available"
-    return (
-        f"{name}: 0x{value:04x} is a vendor 'not available' marker (the spec defines none "
-        "for elevation gain); decoded as not available"
-    )
+# The diagnostics a value can raise, written once: formatting them per packet is slow.
+_VALUE_NOTES: Final = {
+    **{
+        (name, value): f"{name}: 0x{value:04x} is a vendor 'not available' marker (the spec "
+        "defines none for elevation gain); decoded as not available"
+        for name in ("positive_elevation_gain_m", "negative_elevation_gain_m")
+        for value in sorted(_VENDOR_ELEVATION_NA)
+    },
+    **{
+        (name, 0): f"{name}: 0 s per 500 m is not a pace; decoded as not available"
+        for name in ("instantaneous_pace_kmh", "average_pace_kmh")
+    },
+}
 
 
 # Encoding: fields grouped by the flag bit that announces them, in wire order.
