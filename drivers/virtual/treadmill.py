@@ -158,7 +158,7 @@ class VirtualTreadmill(VirtualPeripheral):
         )
         self.config = config
         self.speed_kmh = 0.0
-        self.incline_pct = config.incline_range.min_pct if config.incline_range else 0.0
+        self.incline_pct = self._level_deck()
         self.target_incline_pct = self.incline_pct
         self.total_distance_m = 0.0
         self.elapsed_time_s = 0.0
@@ -496,12 +496,15 @@ class VirtualTreadmill(VirtualPeripheral):
                 self._status_later(status, connection)
                 return ResultCode.SUCCESS
 
+    def _level_deck(self) -> float:
+        """Where the deck rests: flat, or the nearest end of a range that excludes 0 %."""
+        rng = self.config.incline_range
+        return 0.0 if rng is None else min(max(0.0, rng.min_pct), rng.max_pct)
+
     def _reset(self, connection: Connection) -> ResultCode:
         self._stop_belt(pause=False)
         self.elapsed_time_s = 0.0
-        self.target_incline_pct = (
-            self.config.incline_range.min_pct if self.config.incline_range else 0.0
-        )
+        self.target_incline_pct = self._level_deck()
         self._controller_link = None
         self._status_later(MachineStatus(MachineStatusOp.RESET), connection)
         return ResultCode.SUCCESS

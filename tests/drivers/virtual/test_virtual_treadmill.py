@@ -424,3 +424,19 @@ async def test_a_malformed_request_is_answered_invalid_parameter(world: VirtualW
         with pytest.raises(BleakGATTProtocolError):
             await client.write_gatt_char(CONTROL_POINT_UUID, b"", response=True)
     assert answer.result == ResultCode.INVALID_PARAMETER
+
+
+@pytest.mark.parametrize(
+    ("incline_range", "resting"),
+    [
+        (InclinationRange(-3.0, 15.0, 0.5), 0.0),
+        (InclinationRange(2.0, 15.0, 0.5), 2.0),
+        (None, 0.0),
+    ],
+)
+async def test_the_deck_rests_flat_or_at_the_nearest_end_of_its_range(
+    world: VirtualWorld, incline_range: InclinationRange | None, resting: float
+) -> None:
+    treadmill = await world.add_treadmill(TreadmillConfig(incline_range=incline_range))
+    assert treadmill.incline_pct == resting
+    assert treadmill.target_incline_pct == resting
