@@ -19,23 +19,27 @@ import asyncio
 import contextlib
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, assert_never
 
 from treadwell.daemon import messages
+from treadwell.daemon.channel import (
+    MIN_AUTOMATION_INCLINE_PCT,
+    TreadmillChannel,
+    load_engine_states,
+    restore_engine,
+    save_engine_states,
+    status_event,
+)
 from treadwell.daemon.clock import Clock
 from treadwell.daemon.discovery import build_device_discovery
 from treadwell.daemon.mqtt import BridgeSettings, MqttBridge
 from treadwell.daemon.outbox import Outbox
 from treadwell.daemon.scheduler import PromptScheduler
 from treadwell.daemon.store import StateStoreError, Store
-from treadwell.drivers.arbiter import HeartRateArbiter
-from treadwell.drivers.codec.ftms import MachineStatusOp
 from treadwell.drivers.discovery import DeviceKind, DeviceTarget
 from treadwell.drivers.errors import (
-    InclineNotSupportedError,
-    InclineOutOfLimitsError,
     NotConnectedError,
     TreadwellError,
 )
@@ -53,7 +57,6 @@ from treadwell.drivers.events import (
 )
 from treadwell.drivers.footpod import FootpodLink
 from treadwell.drivers.heart_rate import HeartRateLink
-from treadwell.drivers.incline import InclineLimits
 from treadwell.drivers.treadmill import TreadmillLink
 from treadwell.rules import events as rules_events
 from treadwell.rules.actions import (
@@ -66,24 +69,19 @@ from treadwell.rules.actions import (
     SchedulePrompt,
     SetIncline,
 )
-from treadwell.rules.engine import EngineState, evaluate, initial_state
-from treadwell.rules.model import BackPain, PainKind, Prompt, Reading, Treadmill
-from treadwell.rules.serialization import state_from_json, state_to_json
+from treadwell.rules.engine import evaluate
+from treadwell.rules.model import BackPain, PainKind, Prompt
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine
     from typing import Any
 
-    from treadwell.daemon.config import Settings, TreadmillSettings
+    from treadwell.daemon.config import Settings
     from treadwell.drivers.backend import BleBackend
-    from treadwell.drivers.codec.ftms import MachineStatus, TreadmillData
     from treadwell.drivers.link import BleLink
-    from treadwell.rules.model import RulesConfig
 
 _LOGGER = logging.getLogger(__name__)
 
-# Runs never start below this incline in the automation: declines are not back-friendly.
-MIN_AUTOMATION_INCLINE_PCT = 0.0
 _TICK_S = 5.0
 _SAVE_EVERY_S = 10.0
 _READY_WAIT_S = 5.0
@@ -113,28 +111,6 @@ class _InclineDone:
 
 
 _Input = LinkEvent | messages.Command | _Due | _Tick | _InclineDone
-
-
-@dataclass
-class TreadmillChannel:
-    """One treadmill's wiring: its link, engine state, heart-rate choice and latest values."""
-
-    settings: TreadmillSettings
-    slug: str
-    config: RulesConfig
-    link: TreadmillLink
-    engine: EngineState
-    arbiter: HeartRateArbiter = field(default_factory=HeartRateArbiter)
-    connected: bool = False
-    latest: TreadmillData | None = None
-    store_run: int | None = None
-    setting_incline: bool = False
-    cadence_spm: int | None = None
-
-    @property
-    def limits(self) -> InclineLimits:
-        """The runner's limits for this treadmill."""
-        return InclineLimits(MIN_AUTOMATION_INCLINE_PCT, self.settings.max_incline_pct)
 
 
 class Daemon:
@@ -200,15 +176,16 @@ class Daemon:
     # -- setup ---------------------------------------------------------------------------
 
     def _build_links(self) -> None:
-        saved = self._load_states()
+        saved = load_engine_states(self._store)
+        flags = self._stored_flags()
         for treadmill in self.settings.treadmills:
             config = self.settings.rules.to_rules_config(treadmill)
             target = DeviceTarget(DeviceKind.TREADMILL, treadmill.address, treadmill.match_name)
             link = TreadmillLink(
                 target, label=treadmill.slug, backend=self._backend, on_event=self._queue.put_nowait
             )
-            engine = self._restore(saved.get(treadmill.slug), config)
-            channel = TreadmillChannel(treadmill, treadmill.slug, config, link, engine)
+            engine = restore_engine(saved.get(treadmill.slug), config, flags, self._clock.now())
+            channel = TreadmillChannel(treadmill, config, link, engine)
             self._channels[treadmill.slug] = channel
             self._links.append(link)
         slugs = list(self._channels)
@@ -231,33 +208,6 @@ class Daemon:
                     on_event=self._queue.put_nowait,
                 )
             )
-
-    def _load_states(self) -> dict[str, str]:
-        try:
-            text = self._store.load_engine_state()
-        except StateStoreError as exc:
-            _LOGGER.error("state: cannot read the saved engine state, starting fresh: %s", exc)  # noqa: TRY400
-            return {}
-        if not text:
-            return {}
-        try:
-            data = json.loads(text)
-        except ValueError:
-            _LOGGER.error("state: the saved engine state is not JSON, starting fresh")  # noqa: TRY400
-            return {}
-        return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
-
-    def _restore(self, text: str | None, config: RulesConfig) -> EngineState:
-        if text is not None:
-            try:
-                return state_from_json(text, config)
-            except TreadwellError as exc:
-                _LOGGER.error("state: cannot restore the engine state, starting fresh: %s", exc)  # noqa: TRY400
-        state = initial_state(config)
-        stored = self._stored_flags()
-        if stored is not None:
-            state, _ = evaluate(state, stored, self._clock.now())
-        return state
 
     def _stored_flags(self) -> rules_events.FlagSet | None:
         now = self._clock.now()
@@ -388,7 +338,7 @@ class Daemon:
                 now = asyncio.get_running_loop().time()
                 channel.arbiter.on_treadmill(data.heart_rate_bpm, now)
                 channel.latest = data
-                self._feed(channel, rules_events.ReadingReceived(self._reading(channel, data)))
+                self._feed(channel, rules_events.ReadingReceived(channel.reading(data, now)))
                 self._publish_state(channel)
             case HeartRateReading(device, measurement):
                 channel = self._channels[self._straps[device]]
@@ -396,24 +346,16 @@ class Daemon:
             case RscReading(device, measurement):
                 for channel in self._channels.values():
                     channel.cadence_spm = measurement.cadence_spm
-            case LinkConnected(device, DeviceKind.TREADMILL, name, address, info):
+            case LinkConnected(device, DeviceKind.TREADMILL, _, _, info):
                 channel = self._channels[device]
                 channel.connected = True
-                _LOGGER.info("%s: connected to %s (%s)", device, name, address)
                 if info is not None:
-                    rng = info.incline_range
-                    can_set = info.can_set_incline and rng is not None
-                    treadmill = Treadmill(
-                        can_set_incline=can_set and channel.settings.automation_allowed,
-                        min_incline_pct=rng.min_pct if rng else 0.0,
-                        max_incline_pct=rng.max_pct if rng else 0.0,
-                        step_pct=rng.step_pct if rng and rng.step_pct > 0 else 0.5,
-                    )
+                    treadmill = channel.rules_treadmill(info)
                     self._feed(channel, rules_events.TreadmillConnected(treadmill))
                 self._bridge.set_device_availability(device, online=True)
                 self._publish_state(channel)
             case LinkConnected():
-                _LOGGER.info("%s: connected to %s (%s)", event.device, event.name, event.address)
+                pass  # straps and footpods: the link logs it; their data speaks for itself
             case LinkDisconnected(device, DeviceKind.TREADMILL, reason):
                 channel = self._channels[device]
                 channel.connected = False
@@ -426,7 +368,9 @@ class Daemon:
             case LinkDisconnected():
                 pass
             case MachineStatusChanged(device, status):
-                self._machine_status(self._channels[device], status)
+                run_event = status_event(status)
+                if run_event is not None:
+                    self._feed(self._channels[device], run_event)
             case ControlStateChanged(device, granted):
                 _LOGGER.info("%s: control %s", device, "granted" if granted else "lost")
             case InclineConfirmed(device, incline_pct):
@@ -436,53 +380,16 @@ class Daemon:
             case _:
                 assert_never(event)
 
-    def _reading(self, channel: TreadmillChannel, data: TreadmillData) -> Reading:
-        choice = channel.arbiter.choose(asyncio.get_running_loop().time())
-        return Reading(
-            speed_kmh=data.speed_kmh,
-            incline_pct=data.incline_pct,
-            total_distance_m=data.total_distance_m,
-            heart_rate_bpm=choice.heart_rate_bpm if choice is not None else None,
-            elapsed_time_s=data.elapsed_time_s,
-        )
-
-    def _machine_status(self, channel: TreadmillChannel, status: MachineStatus) -> None:
-        """Start, stop and pause from the console (FTMS.md §6: 0x02 tells pause from stop)."""
-        if status.op == MachineStatusOp.STARTED_OR_RESUMED:
-            self._feed(channel, rules_events.MachineStarted())
-        elif status.op == MachineStatusOp.STOPPED_OR_PAUSED:
-            self._feed(channel, rules_events.MachineStopped(paused=bool(status.paused)))
-        elif status.op == MachineStatusOp.STOPPED_BY_SAFETY_KEY:
-            self._feed(channel, rules_events.MachineStopped(paused=False))
-
     # -- commands ------------------------------------------------------------------------
 
     def _on_command(self, command: messages.Command) -> None:
         """Called by the bridge for every valid command: check safety now, act in order."""
         if isinstance(command, messages.InclineSetCommand):
-            self._check_manual_incline(command)
+            channel = self._channels.get(command.device)
+            if channel is None:
+                raise NotConnectedError(f"no treadmill called {command.device!r}")
+            channel.check_manual_incline(command.incline_pct, self._clock.now())
         self._queue.put_nowait(command)
-
-    def _check_manual_incline(self, command: messages.InclineSetCommand) -> None:
-        channel = self._channels.get(command.device)
-        if channel is None:
-            raise NotConnectedError(f"no treadmill called {command.device!r}")
-        now = self._clock.now()
-        if channel.engine.flags.effective(now) is BackPain.RED:
-            raise InclineOutOfLimitsError(
-                "refused: the red back-pain flag is on; stop running and see a healthcare provider"
-            )
-        limits = channel.limits
-        if not limits.min_pct <= command.incline_pct <= limits.max_pct:
-            raise InclineOutOfLimitsError(
-                f"{command.incline_pct:g}% is outside your limits "
-                f"({limits.min_pct:g}% to {limits.max_pct:g}%)"
-            )
-        if not channel.connected:
-            raise NotConnectedError(f"{channel.slug}: the treadmill is not connected")
-        info = channel.link.info
-        if info is None or not info.can_set_incline:
-            raise InclineNotSupportedError(f"{channel.slug}: this treadmill cannot set its incline")
 
     def _command(self, command: messages.Command) -> None:
         now = self._clock.now()
@@ -613,20 +520,8 @@ class Daemon:
     # -- state ---------------------------------------------------------------------------
 
     def _publish_state(self, channel: TreadmillChannel) -> None:
-        data = channel.latest
-        choice = channel.arbiter.choose(asyncio.get_running_loop().time())
-        payload = messages.state_payload(
-            speed_kmh=data.speed_kmh if data else None,
-            incline_pct=data.incline_pct if data else None,
-            total_distance_m=data.total_distance_m if data else None,
-            elapsed_time_s=data.elapsed_time_s if data else None,
-            heart_rate_bpm=choice.heart_rate_bpm if choice else None,
-            running=channel.engine.running,
-            connected=channel.connected,
-            run_id=channel.engine.run_id,
-            suggested_incline_pct=channel.engine.suggested_incline_pct,
-        )
-        self._bridge.publish_state(channel.slug, payload)
+        loop_now = asyncio.get_running_loop().time()
+        self._bridge.publish_state(channel.slug, channel.state_payload(loop_now))
 
     def _publish_all_state(self) -> None:
         for channel in self._channels.values():
@@ -642,13 +537,8 @@ class Daemon:
             )
 
     def _save_states(self) -> None:
-        data = {slug: state_to_json(c.engine) for slug, c in self._channels.items()}
-        try:
-            self._store.save_engine_state(json.dumps(data))
-        except StateStoreError as exc:
-            _LOGGER.error("state: engine state not saved: %s", exc)  # noqa: TRY400
-            return
-        self._dirty = False
+        if save_engine_states(self._store, self._channels.values()):
+            self._dirty = False
 
     def _recover_runs(self) -> None:
         """Re-attach a run a crash left open, or close it as interrupted."""
