@@ -39,7 +39,6 @@ _MAX_BPM = 195.0
 _BPM_PER_KMH = 8.0
 _BPM_PER_INCLINE_PCT = 2.5
 _TIME_CONSTANT_S = 30.0
-_RR_UNITS_PER_S = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +49,9 @@ class StrapConfig:
         name: Advertised local name.
         address: Random static address, or None to let the world assign one.
         follow: A treadmill whose effort drives the heart rate, or None for `heart_rate_bpm`.
-        heart_rate_bpm: The starting (and, without `follow`, fixed) heart rate.
+        heart_rate_bpm: The starting (and, without `follow` or `script`, fixed) heart rate.
+        script: Scripted heart rate as `(duration_s, bpm)` steps played from power-on; the
+            last value holds once the script ends. Ignored when `follow` is set.
         notify_interval_s: Seconds between measurements.
         advertising_interval_ms: Advertising interval.
     """
@@ -59,8 +60,19 @@ class StrapConfig:
     address: str | None = None
     follow: VirtualTreadmill | None = None
     heart_rate_bpm: int = 70
+    script: tuple[tuple[float, int], ...] = ()
     notify_interval_s: float = 1.0
     advertising_interval_ms: float = 100.0
+
+
+def scripted_bpm(script: tuple[tuple[float, int], ...], elapsed_s: float) -> int | None:
+    """The scripted heart rate `elapsed_s` seconds in (the last step holds), None without one."""
+    start = 0.0
+    for duration_s, bpm in script:
+        if elapsed_s < start + duration_s:
+            return bpm
+        start += duration_s
+    return script[-1][1] if script else None
 
 
 def effort_target_bpm(speed_kmh: float, incline_pct: float) -> float:
@@ -86,7 +98,7 @@ class VirtualStrap(VirtualPeripheral):
         self.config = config
         self.heart_rate_bpm = float(config.heart_rate_bpm)
         self.contact = True
-        self.energy_kj = 0
+        self.elapsed_s = 0.0
         self._measurement = gatt.Characteristic(
             HEART_RATE_MEASUREMENT_UUID,
             gatt.Characteristic.Properties.NOTIFY,
@@ -126,13 +138,12 @@ class VirtualStrap(VirtualPeripheral):
 
     async def tick(self, dt_s: float) -> None:
         """Move the heart rate towards the effort target and notify a measurement."""
+        self.elapsed_s += dt_s
         treadmill = self.config.follow
         if treadmill is not None:
             target = effort_target_bpm(treadmill.speed_kmh, treadmill.incline_pct)
             weight = 1.0 - math.exp(-dt_s / _TIME_CONSTANT_S)
             self.heart_rate_bpm += (target - self.heart_rate_bpm) * weight
-        measurement = self.measurement()
-        rr_raw = tuple(round(ms * _RR_UNITS_PER_S / 1000) for ms in measurement.rr_intervals_ms)
-        await self.notify(
-            self._measurement, encode_heart_rate_measurement(measurement, rr_raw=rr_raw)
-        )
+        elif (scripted := scripted_bpm(self.config.script, self.elapsed_s)) is not None:
+            self.heart_rate_bpm = float(scripted)
+        await self.notify(self._measurement, encode_heart_rate_measurement(self.measurement()))

@@ -167,3 +167,14 @@ async def test_twenty_treadmills_and_twenty_straps_share_one_world(world: Virtua
     for client in clients:
         await client.disconnect()
     assert speeds == [3.0 + index * 0.5 for index in range(20)]
+
+
+async def test_a_scripted_strap_plays_its_heart_rate_steps(world: VirtualWorld) -> None:
+    strap = await world.add_strap(StrapConfig(script=((10.0, 90), (10.0, 130), (5.0, 110))))
+    beats = Inbox()
+    async with client_for(world, strap.address) as client:
+        await client.start_notify(HEART_RATE_MEASUREMENT_UUID, beats)
+        await asyncio.sleep(40)
+    values = [parse_heart_rate_measurement(packet).heart_rate_bpm for packet in beats.items]
+    steps = [value for i, value in enumerate(values) if i == 0 or value != values[i - 1]]
+    assert steps == [90, 130, 110]
