@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import FrozenInstanceError, replace
 
 import pytest
 from hypothesis import given, settings
@@ -551,3 +551,20 @@ def test_merged_record_carries_every_part_s_diagnostics() -> None:
 def test_flag_enum_names_the_wire_bits() -> None:
     assert TreadmillDataFlag(0x059E) & TreadmillDataFlag.HEART_RATE
     assert not TreadmillDataFlag(0x059E) & TreadmillDataFlag.MORE_DATA
+
+
+def test_decoded_record_is_an_ordinary_frozen_treadmill_data() -> None:
+    record = parse_treadmill_data(TECHNOGYM_2)
+    built = TreadmillData(
+        flags=0x0680,
+        speed_kmh=5.9,
+        total_energy_kcal=2,
+        metabolic_equivalent=5.5,
+        elapsed_time_s=39,
+    )
+    assert type(record) is TreadmillData
+    assert record == built
+    assert hash(record) == hash(built)
+    assert repr(record) == repr(built)
+    with pytest.raises(FrozenInstanceError):
+        record.speed_kmh = 1.0  # type: ignore[misc]
