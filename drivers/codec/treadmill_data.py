@@ -64,7 +64,8 @@ class TreadmillData:
     """One decoded Treadmill Data notification, or a record merged from several.
 
     Every measurement is `None` when the packet did not carry it or carried the spec's
-    "not available" value.
+    "not available" value. A record merged from several notifications has the union of
+    their flags (bit 0 cleared when the record is complete).
     """
 
     flags: int = 0
