@@ -75,20 +75,24 @@ class BluezBench:
     transport: Transport
     devices: list[VirtualPeripheral] = field(default_factory=list)
 
-    async def add_treadmill(self, config: TreadmillConfig | None = None) -> VirtualTreadmill:
+    async def add_treadmill(
+        self, config: TreadmillConfig | None = None, *, speedup: float = 1.0
+    ) -> VirtualTreadmill:
         """Add, power on and start advertising an emulated treadmill."""
         config = config or TreadmillConfig()
         address = config.address or next_address()
-        treadmill = VirtualTreadmill(config, link=self.link, address=address, speedup=1.0)
+        treadmill = VirtualTreadmill(config, link=self.link, address=address, speedup=speedup)
         await treadmill.start()
         self.devices.append(treadmill)
         return treadmill
 
-    async def add_strap(self, config: StrapConfig | None = None) -> VirtualStrap:
+    async def add_strap(
+        self, config: StrapConfig | None = None, *, speedup: float = 1.0
+    ) -> VirtualStrap:
         """Add, power on and start advertising an emulated heart-rate strap."""
         config = config or StrapConfig()
         address = config.address or next_address()
-        strap = VirtualStrap(config, link=self.link, address=address, speedup=1.0)
+        strap = VirtualStrap(config, link=self.link, address=address, speedup=speedup)
         await strap.start()
         self.devices.append(strap)
         return strap
