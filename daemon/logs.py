@@ -125,4 +125,7 @@ def setup_logging(
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper() if isinstance(level, str) else level)
+    # APScheduler logs every job run at INFO; the prompts are logged by Treadwell itself.
+    quiet = logging.DEBUG if root.level <= logging.DEBUG else logging.WARNING
+    logging.getLogger("apscheduler").setLevel(quiet)
     return handler

@@ -10,9 +10,10 @@ Delivery is idempotent by key. APScheduler removes a date job from its store whe
 it to the executor, so a crash can at worst lose a prompt in flight, never repeat it. To
 close that gap too, a `prompt_deliveries` table in the same file records each key as
 *fired* before the callback runs and *delivered* after it returned: on start, prompts fired
-but not delivered are delivered again, and a key already delivered is never delivered or
-scheduled again (keys name one occurrence, e.g. `"run-42-hydration"`). A callback that is
-itself idempotent by key (it receives the key) therefore sees each prompt effectively once.
+but not delivered are delivered again, and a key already delivered is neither delivered nor
+scheduled again for 30 days (keys name one occurrence, e.g. `"run-42-hydration"`). A
+callback that is itself idempotent by key (it receives the key) therefore sees each prompt
+effectively once.
 
 Job callables must be importable by reference with picklable arguments, so the stored job
 is `fire_prompt(scheduler_name, key, payload)`, which finds the live `PromptScheduler` in a
@@ -24,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
@@ -40,6 +41,8 @@ if TYPE_CHECKING:
 _LOGGER = logging.getLogger(__name__)
 
 DEFAULT_MISFIRE_GRACE_S = 1800
+REMEMBER_DELIVERED = timedelta(days=30)
+"""How long a delivered or missed key is remembered (and refused if scheduled again)."""
 _REGISTRY: dict[str, PromptScheduler] = {}
 
 _SCHEMA = """
@@ -129,6 +132,7 @@ class PromptScheduler:
         if _REGISTRY.get(self.name) not in (None, self):
             raise SchedulerError(f"a scheduler named {self.name!r} is already running")
         _REGISTRY[self.name] = self
+        self._forget_old()
         self._scheduler.start()
         for key, payload in self._undelivered():
             _LOGGER.warning("prompt %s fired before a crash but was not delivered: again", key)
@@ -194,8 +198,9 @@ class PromptScheduler:
 
     def pending(self) -> list[tuple[str, datetime]]:
         """The scheduled prompts as (key, due time in UTC), soonest first."""
+        # Before start() jobs have no next_run_time yet; a date trigger knows its time.
         jobs = [
-            (job.id, job.next_run_time if job.next_run_time is not None else job.trigger.run_date)
+            (job.id, getattr(job, "next_run_time", None) or job.trigger.run_date)
             for job in self._scheduler.get_jobs()
         ]
         return sorted(((key, at.astimezone(UTC)) for key, at in jobs), key=lambda item: item[1])
@@ -230,6 +235,13 @@ class PromptScheduler:
         self._db.execute(
             "UPDATE prompt_deliveries SET delivered_at = ? WHERE key = ?",
             (_utc_text(datetime.now(UTC)), key),
+        )
+
+    def _forget_old(self) -> None:
+        cutoff = _utc_text(datetime.now(UTC) - REMEMBER_DELIVERED)
+        self._db.execute(
+            "DELETE FROM prompt_deliveries WHERE delivered_at < ? OR missed_at < ?",
+            (cutoff, cutoff),
         )
 
     def _delivered(self, key: str) -> bool:

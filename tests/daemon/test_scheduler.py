@@ -396,3 +396,36 @@ def test_a_crash_during_delivery_delivers_once_on_restart(world: World) -> None:
     _sleep_past(1.0)
     world.kill()
     assert world.lines() == ["fired k1 drink"]
+
+
+def test_pending_works_before_start(tmp_path: Path) -> None:
+    at = datetime(2100, 1, 1, tzinfo=UTC)
+    scheduler = PromptScheduler(tmp_path / "jobs.sqlite", Recorder())
+    try:
+        scheduler.schedule("early", at, "p")
+        assert scheduler.pending() == [("early", at)]
+    finally:
+        scheduler.shutdown()
+
+
+def test_delivered_keys_are_forgotten_after_a_month(tmp_path: Path) -> None:
+    db = tmp_path / "jobs.sqlite"
+    scheduler = PromptScheduler(db, Recorder())
+    scheduler.shutdown()
+    old = (datetime.now(UTC) - timedelta(days=31)).isoformat()
+    recent = (datetime.now(UTC) - timedelta(days=1)).isoformat()
+    with sqlite3.connect(db) as conn:
+        conn.executemany(
+            "INSERT INTO prompt_deliveries (key, payload, due_at, delivered_at) VALUES (?,?,?,?)",
+            [("old", "p", old, old), ("recent", "p", recent, recent)],
+        )
+
+    async def scenario() -> list[str]:
+        again = PromptScheduler(db, Recorder())
+        again.start()
+        try:
+            return again.delivered()
+        finally:
+            again.shutdown()
+
+    assert run_async(scenario()) == ["recent"]
