@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.daemon.test_mqtt_bridge import WAIT_S, bridge_settings, running_bridge, subscriber
+from tests.daemon.test_mqtt_bridge import WAIT_S, bridge_settings, running_bridge
 from tests.support.mosquitto import Mosquitto, find_mosquitto, free_port
+from tests.support.mqtt_client import subscriber
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
