@@ -39,6 +39,17 @@ def _run(*cmd: str | Path, check: bool = True, env: dict[str, str] | None = None
     return subprocess.run([str(c) for c in cmd], check=check, cwd=ROOT, env=env).returncode
 
 
+def _quiet(*cmd: str | Path) -> None:
+    """Run an install step; show its output only if it fails."""
+    proc = subprocess.run(
+        [str(c) for c in cmd], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    if proc.returncode != 0:
+        sys.stdout.write(proc.stdout)
+        sys.stderr.write(proc.stderr)
+        sys.exit(f"[dev] failed: {' '.join(str(c) for c in cmd)}")
+
+
 def setup() -> None:
     """Create .venv and install the project with its dev extras when pyproject changed."""
     if sys.version_info < MIN_PYTHON:
@@ -55,8 +66,8 @@ def setup() -> None:
         venv.create(VENV, with_pip=True)
     _say("installing Treadwell and its test tools into .venv (first run takes a minute)")
     pip = [BIN / "python", "-m", "pip", "--disable-pip-version-check", "-q"]
-    _run(*pip, "install", "--upgrade", "pip", "setuptools", "wheel")
-    _run(*pip, "install", "-e", ".[dev,demo]", "--config-settings", "editable_mode=strict")
+    _quiet(*pip, "install", "--upgrade", "pip", "setuptools", "wheel")
+    _quiet(*pip, "install", "-e", ".[dev,demo]", "--config-settings", "editable_mode=strict")
     STAMP.write_text(digest)
 
 
