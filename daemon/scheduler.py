@@ -70,8 +70,11 @@ async def fire_prompt(scheduler_name: str, key: str, payload: str) -> None:
         payload: The prompt's payload text.
     """
     scheduler = _REGISTRY.get(scheduler_name)
+    if scheduler is None and len(_REGISTRY) == 1:
+        # The name changed since the job was stored (say, a new host name in the client
+        # id); the only live scheduler is the one that loaded the job.
+        scheduler = next(iter(_REGISTRY.values()))
     if scheduler is None:
-        # Only possible if a job outlives its scheduler; it stays "due" in the table.
         _LOGGER.error("prompt %s is due but scheduler %r is not running", key, scheduler_name)
         return
     await scheduler.deliver(key, payload)

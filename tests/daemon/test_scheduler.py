@@ -429,3 +429,27 @@ def test_delivered_keys_are_forgotten_after_a_month(tmp_path: Path) -> None:
             again.shutdown()
 
     assert run_async(scenario()) == ["recent"]
+
+
+def test_a_prompt_stored_under_an_old_scheduler_name_still_fires(tmp_path: Path) -> None:
+    db = tmp_path / "jobs.sqlite"
+
+    async def before() -> None:
+        old = PromptScheduler(db, Recorder(), name="treadwell-oldhost")
+        old.start()
+        old.schedule("k", soon(0.3), "p")
+        old.shutdown()
+
+    run_async(before())
+    recorder = Recorder()
+
+    async def scenario() -> None:
+        scheduler = PromptScheduler(db, recorder, name="treadwell-newhost")
+        scheduler.start()
+        try:
+            await wait_until(lambda: bool(recorder.calls))
+        finally:
+            scheduler.shutdown()
+
+    run_async(scenario())
+    assert recorder.calls == [("k", "p")]
