@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 import aiomqtt
 
 from treadwell.daemon.messages import CommandError, ErrorReport, command_topics, parse_command
-from treadwell.daemon.outbox import StateStoreError
+from treadwell.daemon.store import StateStoreError
 from treadwell.drivers.errors import TreadwellError
 
 if TYPE_CHECKING:

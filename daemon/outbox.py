@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Self
 
-from treadwell.drivers.errors import TreadwellError
+from treadwell.daemon.store import StateStoreError
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -34,10 +34,6 @@ CREATE TABLE IF NOT EXISTS outbox (
     sent_at TEXT NULL
 )
 """
-
-
-class StateStoreError(TreadwellError):
-    """The state directory cannot hold the outbox (missing, read-only, full or corrupt)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,8 @@ from treadwell.daemon.messages import (
     InclineSetCommand,
 )
 from treadwell.daemon.mqtt import BridgeSettings, InsecureCredentialsError, MqttBridge
-from treadwell.daemon.outbox import Outbox, StateStoreError
+from treadwell.daemon.outbox import Outbox
+from treadwell.daemon.store import StateStoreError
 from treadwell.drivers.errors import TreadwellError
 
 if TYPE_CHECKING:

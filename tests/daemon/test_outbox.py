@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from treadwell.daemon.outbox import Outbox, StateStoreError
+from treadwell.daemon.outbox import Outbox
+from treadwell.daemon.store import StateStoreError
 from treadwell.drivers.errors import TreadwellError
 
 if TYPE_CHECKING:
