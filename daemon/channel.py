@@ -60,6 +60,10 @@ class TreadmillChannel:
     store_run: int | None = None
     setting_incline: bool = False
     cadence_spm: int | None = None  # from a footpod; kept for a future overstride cue
+    # The last state JSON and what it was built from: readings often repeat the state (the
+    # same whole metre, second and speed), and then the JSON is not encoded again.
+    _state_key: tuple[object, ...] | None = field(default=None, repr=False)
+    _state_json: bytes = field(default=b"", repr=False)
 
     @property
     def slug(self) -> str:
@@ -86,17 +90,31 @@ class TreadmillChannel:
         """The retained `{base}/<device>/state` JSON."""
         data = self.latest
         choice = self.arbiter.choose(loop_now)
-        return messages.state_payload(
-            speed_kmh=data.speed_kmh if data else None,
-            incline_pct=data.incline_pct if data else None,
-            total_distance_m=data.total_distance_m if data else None,
-            elapsed_time_s=data.elapsed_time_s if data else None,
-            heart_rate_bpm=choice.heart_rate_bpm if choice else None,
-            running=self.engine.running,
-            connected=self.connected,
-            run_id=self.engine.run_id,
-            suggested_incline_pct=self.engine.suggested_incline_pct,
+        engine = self.engine
+        speed = data.speed_kmh if data else None
+        incline = data.incline_pct if data else None
+        distance = data.total_distance_m if data else None
+        elapsed = data.elapsed_time_s if data else None
+        heart_rate = choice.heart_rate_bpm if choice else None
+        suggested = engine.suggested_incline_pct
+        key: tuple[object, ...] = (
+            *(speed, incline, distance, elapsed, heart_rate, suggested),
+            *(engine.running, self.connected, engine.run_id),
         )
+        if key != self._state_key:
+            self._state_key = key
+            self._state_json = messages.state_payload(
+                speed_kmh=speed,
+                incline_pct=incline,
+                total_distance_m=distance,
+                elapsed_time_s=elapsed,
+                heart_rate_bpm=heart_rate,
+                running=engine.running,
+                connected=self.connected,
+                run_id=engine.run_id,
+                suggested_incline_pct=suggested,
+            )
+        return self._state_json
 
     def rules_treadmill(self, info: TreadmillInfo) -> Treadmill:
         """What the rules may do with this treadmill's incline (nothing unless allowed)."""

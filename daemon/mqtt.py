@@ -6,7 +6,8 @@ Theory of operation:
   call the synchronous `publish_*` methods, which only update in-memory state (or the SQLite
   outbox, for prompts) and wake the sender task. The sender is the only publisher.
 * Telemetry (`{base}/<device>/state`) is latest-wins: each device keeps one pending payload,
-  sent at most `max_state_rate_hz` times a second and never queued up while offline.
+  sent at most `max_state_rate_hz` times a second and never queued up while offline. A
+  payload equal to the one the broker already has is not sent again.
 * Slow retained state (`{base}/flags`, `{base}/run`, availability) is latest-wins per topic
   and re-sent after every reconnect, so the broker's copy is always the newest one.
 * Prompts are written to the outbox first. The sender publishes pending rows in order with
@@ -18,6 +19,11 @@ Theory of operation:
   QoS 1 commands sent while the daemon was away.
 * `{base}/status` is `online` (retained) on every connect; the last will says `offline`, and a
   clean stop publishes `offline` itself because a clean DISCONNECT suppresses the will.
+* Rejected commands are reported on `{base}/error` one by one up to `ERROR_REPORT_BURST` at
+  once and `ERROR_REPORT_RATE_HZ` a second after that (a token bucket). Past the limit they are
+  counted, and one summary report (with `suppressed`: the count) follows as soon as the bucket
+  allows, so a flood of junk cannot turn the daemon into a flood of errors and every rejected
+  command is still accounted for.
 * `homeassistant/status` = `online` triggers a re-publish of discovery, then of all retained
   state and the latest telemetry, after a random delay of up to `ha_online_jitter_s`.
 """
@@ -28,6 +34,7 @@ import asyncio
 import ipaddress
 import logging
 import secrets
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -54,6 +61,10 @@ OFFLINE = b"offline"
 PUBLISH_TIMEOUT_S = 10.0
 _AUTH_FAILURES = frozenset({4, 5, 134, 135})  # MQTT 3.1.1 and 5 "bad credentials / not authorized"
 _MAX_ERROR_REPORTS = 100
+ERROR_REPORT_BURST = 50
+"""Rejected commands reported one by one before the rate limit applies."""
+ERROR_REPORT_RATE_HZ = 10.0
+"""Reports a second on `{base}/error` once the burst is spent (a summary counts as one)."""
 
 
 class InsecureCredentialsError(TreadwellError):
@@ -156,6 +167,34 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+class _ReportLimiter:
+    """A token bucket: `burst` reports at once, then `rate_hz` a second."""
+
+    def __init__(self, rate_hz: float, burst: int) -> None:
+        self._rate_hz = rate_hz
+        self._burst = float(burst)
+        self._tokens = float(burst)
+        self._last: float | None = None
+
+    def _refill(self, now: float) -> None:
+        if self._last is not None:
+            self._tokens = min(self._burst, self._tokens + (now - self._last) * self._rate_hz)
+        self._last = now
+
+    def take(self, now: float) -> bool:
+        """Spend a token if there is one."""
+        self._refill(now)
+        if self._tokens >= 1.0:
+            self._tokens -= 1.0
+            return True
+        return False
+
+    def wait_s(self, now: float) -> float:
+        """Seconds until a token is available."""
+        self._refill(now)
+        return max(0.0, (1.0 - self._tokens) / self._rate_hz)
+
+
 class MqttBridge:
     """The daemon's only MQTT connection.
 
@@ -201,6 +240,9 @@ class MqttBridge:
         self._retained: dict[str, tuple[bytes, int]] = {}
         self._dirty: dict[str, None] = {}  # an ordered set of retained topics to (re)send
         self._errors: deque[bytes] = deque(maxlen=_MAX_ERROR_REPORTS)
+        self._report_limiter = _ReportLimiter(ERROR_REPORT_RATE_HZ, ERROR_REPORT_BURST)
+        self._suppressed = 0
+        self._suppressed_last: tuple[str, str] = ("", "")
         self._unstored: dict[str, bytes] = {}  # prompts the outbox could not take
         self._rediscover_at: float | None = None
         self._outbox_dirty = True
@@ -216,7 +258,14 @@ class MqttBridge:
         await self._connected.wait()
 
     def publish_state(self, device_slug: str, payload: bytes) -> None:
-        """Publish a treadmill's latest state (QoS 0, retained, latest wins, rate-limited)."""
+        """Publish a treadmill's latest state (QoS 0, retained, latest wins, rate-limited).
+
+        A payload equal to the one already waiting, or (with none waiting) to the last one
+        sent, is dropped: state is published on change only.
+        """
+        queued = self._state_pending.get(device_slug)
+        if payload == (queued if queued is not None else self._state_last.get(device_slug)):
+            return
         self._state_pending[device_slug] = payload
         self._wake.set()
 
@@ -245,11 +294,41 @@ class MqttBridge:
         self._wake.set()
 
     def report_error(self, topic: str, error: str) -> None:
-        """Publish a rejected command's report on `{base}/error`."""
+        """Publish a rejected command's report on `{base}/error` (rate-limited, see above)."""
+        full = len(self._errors) >= _MAX_ERROR_REPORTS
+        if full or not self._report_limiter.take(time.monotonic()):
+            if not self._suppressed:
+                _LOGGER.warning(
+                    "MQTT: commands are rejected faster than %g a second; summing them up",
+                    ERROR_REPORT_RATE_HZ,
+                )
+            self._suppressed += 1
+            self._suppressed_last = (topic, error)
+            self._wake.set()
+            return
         _LOGGER.warning("MQTT: rejected command on %s: %s", topic, error)
         report = ErrorReport(topic=topic, error=error, received_at=datetime.now(UTC))
         self._errors.append(report.to_json())
         self._wake.set()
+
+    def _summarize_suppressed(self) -> float | None:
+        """Queue the summary of suppressed reports when allowed; else the seconds to wait."""
+        if not self._suppressed:
+            return None
+        now = time.monotonic()
+        if len(self._errors) >= _MAX_ERROR_REPORTS or not self._report_limiter.take(now):
+            return self._report_limiter.wait_s(now) or 1.0 / ERROR_REPORT_RATE_HZ
+        count, (topic, error) = self._suppressed, self._suppressed_last
+        self._suppressed = 0
+        _LOGGER.warning("MQTT: %d more commands rejected; the last on %s: %s", count, topic, error)
+        summary = ErrorReport(
+            topic=topic,
+            error=f"{count} more rejected commands not reported one by one; the last: {error}",
+            received_at=datetime.now(UTC),
+            suppressed=count,
+        )
+        self._errors.append(summary.to_json())
+        return None
 
     async def run(self, stop: asyncio.Event) -> None:
         """Stay connected until `stop` is set, then publish `offline` and disconnect.
@@ -416,6 +495,9 @@ class MqttBridge:
                 waits.append(self._rediscover_at - now)
         await self._flush_retained(client)
         await self._flush_prompts(client)
+        summary_wait = self._summarize_suppressed()
+        if summary_wait is not None:
+            waits.append(summary_wait)
         while self._errors and not self._stopping:
             await client.publish(f"{self._base}/error", self._errors[0], qos=1)
             self._errors.popleft()
