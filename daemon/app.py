@@ -444,7 +444,9 @@ class Daemon:
                 )
                 if channel.store_run is not None:
                     try:
-                        self._store.finish_run(channel.store_run, summary)
+                        # The run's own end time, on the same clock as its start (which
+                        # runs fast under a speed-up), so history never ends before it began.
+                        self._store.finish_run(channel.store_run, summary, at=summary.ended_at)
                     except StateStoreError as exc:
                         _LOGGER.error("state: run summary not recorded: %s", exc)  # noqa: TRY400
                 channel.store_run = None
