@@ -222,17 +222,25 @@ class ErrorReport:
         topic: The topic the command arrived on.
         error: What was wrong with it.
         received_at: When it arrived (timezone-aware).
+        suppressed: For a summary of a flood: how many rejected commands it stands for that
+            were not reported one by one (written only when above zero).
     """
 
     topic: str
     error: str
     received_at: datetime
+    suppressed: int = 0
 
     def to_json(self) -> bytes:
         """The report as compact UTF-8 JSON."""
-        return _dump(
-            {"topic": self.topic, "error": self.error, "received_at": _iso(self.received_at)}
-        )
+        report: dict[str, object] = {
+            "topic": self.topic,
+            "error": self.error,
+            "received_at": _iso(self.received_at),
+        }
+        if self.suppressed:
+            report["suppressed"] = self.suppressed
+        return _dump(report)
 
 
 def state_payload(

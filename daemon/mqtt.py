@@ -243,6 +243,7 @@ class MqttBridge:
         self._report_limiter = _ReportLimiter(ERROR_REPORT_RATE_HZ, ERROR_REPORT_BURST)
         self._suppressed = 0
         self._suppressed_last: tuple[str, str] = ("", "")
+        self._flooding = False
         self._unstored: dict[str, bytes] = {}  # prompts the outbox could not take
         self._rediscover_at: float | None = None
         self._outbox_dirty = True
@@ -295,9 +296,11 @@ class MqttBridge:
 
     def report_error(self, topic: str, error: str) -> None:
         """Publish a rejected command's report on `{base}/error` (rate-limited, see above)."""
-        full = len(self._errors) >= _MAX_ERROR_REPORTS
-        if full or not self._report_limiter.take(time.monotonic()):
-            if not self._suppressed:
+        # While a summary is pending, later rejections join it: reports stay in order.
+        held = self._suppressed > 0 or len(self._errors) >= _MAX_ERROR_REPORTS
+        if held or not self._report_limiter.take(time.monotonic()):
+            if not self._flooding:
+                self._flooding = True
                 _LOGGER.warning(
                     "MQTT: commands are rejected faster than %g a second; summing them up",
                     ERROR_REPORT_RATE_HZ,
@@ -306,6 +309,7 @@ class MqttBridge:
             self._suppressed_last = (topic, error)
             self._wake.set()
             return
+        self._flooding = False
         _LOGGER.warning("MQTT: rejected command on %s: %s", topic, error)
         report = ErrorReport(topic=topic, error=error, received_at=datetime.now(UTC))
         self._errors.append(report.to_json())
