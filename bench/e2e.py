@@ -189,7 +189,10 @@ class Worker:
             stop = asyncio.Event()
             task = asyncio.create_task(daemon.run(stop))
             try:
-                await _until(lambda: all(c.connected for c in daemon.channels.values()))
+                # Measure the steady state: every treadmill connected and its run started.
+                await _until(
+                    lambda: all(c.connected and c.engine.running for c in daemon.channels.values())
+                )
                 result = await self._window()
                 if self.prompt:
                     result.update(await self._press_stop(daemon))

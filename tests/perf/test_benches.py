@@ -1,0 +1,61 @@
+"""Quick runs of the benchmarks, so they keep working: the figures they print are well formed.
+
+These check the shape and sense of the output, never how fast anything was.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = [pytest.mark.mqtt, pytest.mark.perf]
+
+ROOT = Path(__file__).resolve().parents[2]
+LATENCY_KEYS = ("p50_ms", "p99_ms", "max_ms")
+
+
+def run_bench(*args: str) -> dict[str, Any]:
+    result = subprocess.run(
+        [sys.executable, "-m", *args, "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    output: dict[str, Any] = json.loads(result.stdout)
+    return output
+
+
+def test_e2e_reports_latency_cpu_and_the_prompt_path_for_daemon_and_relay() -> None:
+    output = run_bench("bench.e2e", "--treadmills", "1", "--seconds", "2", "--no-footprint")
+
+    (run,) = output["runs"]
+    assert run["treadmills"] == 1
+    for prefix in ("", "relay_"):
+        p50, p99, most = (run[prefix + key] for key in LATENCY_KEYS)
+        assert 0 < p50 <= p99 <= most
+        assert run[prefix + "notifications"] > 0
+        assert run[prefix + "unmatched"] == 0  # every notification reached the subscriber
+        assert run[prefix + "cpu_us_per_notification"] > 0
+    assert run["sink_cpu_us_per_notification"] > 0
+    assert run["cpu_ratio"] == pytest.approx(
+        run["cpu_us_per_notification"] / run["relay_cpu_us_per_notification"], abs=0.01
+    )
+    assert output["prompt_ms"] > 0
+    assert set(output) >= {"runs", "rss_mb", "ready_s", "prompt_ms"}
+
+
+def test_footprint_reports_ready_time_memory_and_import_time() -> None:
+    output = run_bench("bench.footprint", "--repeat", "1")
+
+    for key in ("ready_s", "ready_s_bleak", "rss_mb", "rss_mb_bleak", "import_ms"):
+        assert output[key] > 0, key
+    assert output["rss_mb"] < 1024  # megabytes, not kilobytes
+    assert "treadwell" in output["heaviest_ms"]
