@@ -9,12 +9,13 @@ than a silently ignored setting.
 from __future__ import annotations
 
 import contextvars
+import ipaddress
 import re
 import socket
 import tomllib
 from collections.abc import Mapping  # noqa: TC003
 from pathlib import Path  # noqa: TC003 (pydantic needs it at run time)
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import (
     BaseModel,
@@ -44,6 +45,14 @@ _TOPIC_FORBIDDEN = re.compile(r"[#+\x00]")
 _ADDRESS = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")
 _NAMED_KEY = re.compile(r"^([a-z_][a-z0-9_]*(?:\.[a-z0-9_]+)*): (.+)$", re.DOTALL)
 _LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return host in _LOOPBACK_HOSTS or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
 
 # The parsed TOML file for the settings being built (see `load_settings`).
 _FILE_DATA: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("_FILE_DATA")
@@ -120,6 +129,18 @@ class MqttSettings(_Model):
             raise ValueError("must not contain an empty level ('//')")
         return value
 
+    @field_validator("password_file")
+    @classmethod
+    def _readable_file(cls, value: Path | None) -> Path | None:
+        # Checked here as well as when read below, so that a missing file is reported along
+        # with every other field problem (model validators run only on valid fields).
+        if value is not None:
+            try:
+                value.open("rb").close()
+            except OSError as exc:
+                raise ValueError(f"cannot read {str(value)!r}: {exc.strerror or exc}") from exc
+        return value
+
     @field_validator("ca_file", "certfile", "keyfile")
     @classmethod
     def _existing_file(cls, value: Path | None) -> Path | None:
@@ -142,14 +163,16 @@ class MqttSettings(_Model):
             object.__setattr__(self, "password", SecretStr(text.rstrip("\r\n")))
         if self.certfile is None and self.keyfile is not None:
             raise ValueError("keyfile: needs certfile too")
+        # The same rule as the MQTT bridge's, so `config check` refuses what `run` would.
+        sent = "password" if self.password is not None else "username" if self.username else None
         if (
-            self.password is not None
+            sent is not None
             and not self.tls
-            and self.host not in _LOOPBACK_HOSTS
+            and not _is_loopback(self.host)
             and not self.allow_insecure_credentials
         ):
             raise ValueError(
-                "password: would be sent unencrypted to a remote broker: set tls = true, "
+                f"{sent}: would be sent unencrypted to a remote broker: set tls = true, "
                 "or allow_insecure_credentials = true if the network is trusted"
             )
         return self
@@ -342,22 +365,11 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _unique_slugs(self) -> Settings:
-        seen: dict[str, str] = {}
-        groups: list[tuple[str, list[Any]]] = [
-            ("treadmills", list(self.treadmills)),
-            ("straps", list(self.straps)),
-            ("footpods", list(self.footpods)),
-        ]
-        for group, devices in groups:
-            for index, device in enumerate(devices):
-                key = f"{group}.{index}.name"
-                if device.slug in seen:
-                    msg = (
-                        f"{key}: {device.name!r} has the same identifier {device.slug!r}"
-                        f" as {seen[device.slug]}"
-                    )
-                    raise ValueError(msg)
-                seen[device.slug] = key
+        names: dict[str, list[object]] = {
+            group: [device.name for device in getattr(self, group)] for group in _DEVICE_GROUPS
+        }
+        if duplicates := _duplicate_slugs(names):
+            raise ValueError(duplicates[0])
         return self
 
     @classmethod
@@ -377,6 +389,38 @@ class Settings(BaseSettings):
             _CredentialsSource(settings_cls),
             _FileSource(settings_cls),
         )
+
+
+_DEVICE_GROUPS: Final = ("treadmills", "straps", "footpods")
+
+
+def _duplicate_slugs(names: Mapping[str, list[object]]) -> list[str]:
+    """A "key: message" line for every device name whose slug an earlier device has."""
+    seen: dict[str, str] = {}
+    found = []
+    for group in _DEVICE_GROUPS:
+        for index, name in enumerate(names.get(group, [])):
+            if not isinstance(name, str) or not slugify(name):
+                continue
+            key, slug = f"{group}.{index}.name", slugify(name)
+            if slug in seen:
+                found.append(f"{key}: {name!r} has the same identifier {slug!r} as {seen[slug]}")
+            else:
+                seen[slug] = key
+    return found
+
+
+def _raw_duplicate_slugs(data: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Duplicate device identifiers in unvalidated data (reported with the other problems)."""
+    names: dict[str, list[object]] = {
+        group: [d.get("name") if isinstance(d, dict) else None for d in data[group]]
+        for group in _DEVICE_GROUPS
+        if isinstance(data.get(group), list)
+    }
+    return [
+        (key, message)
+        for key, _, message in (line.partition(": ") for line in _duplicate_slugs(names))
+    ]
 
 
 def _describe(error: ErrorDetails) -> tuple[str, str]:
@@ -442,6 +486,9 @@ def load_settings(
         return Settings(**dict(overrides or {}))
     except ValidationError as exc:
         problems = [_describe(error) for error in exc.errors(include_url=False)]
+        named = {key for key, _ in problems}
+        raw = {**data, **dict(overrides or {})}
+        problems += [p for p in _raw_duplicate_slugs(raw) if p[0] not in named]
         raise ConfigError(problems, path) from exc
     finally:
         _FILE_DATA.reset(token)
