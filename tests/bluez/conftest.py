@@ -11,6 +11,7 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -50,6 +51,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 async def bluez() -> AsyncIterator[BluezBench]:
     """A fresh kernel controller on /dev/vhci, powered on in BlueZ, with no devices yet."""
     logging.getLogger("bumble").setLevel(logging.WARNING)
+    with warnings.catch_warnings():
+        # What earlier tests left (a failed test's traceback keeps its objects alive) is theirs:
+        # collect it quietly here, so only what this test leaks is blamed on it below.
+        warnings.simplefilter("ignore", ResourceWarning)
+        gc.collect()
     bench = await open_bench()
     try:
         yield bench
