@@ -15,6 +15,10 @@ scheduled again for 30 days (keys name one occurrence, e.g. `"run-42-hydration"`
 callback that is itself idempotent by key (it receives the key) therefore sees each prompt
 effectively once.
 
+If the job database cannot be written (a full disk), a prompt is kept in memory instead and
+still fires on time while the daemon runs; the error is logged, and a restart before then
+loses only that prompt.
+
 Job callables must be importable by reference with picklable arguments, so the stored job
 is `fire_prompt(scheduler_name, key, payload)`, which finds the live `PromptScheduler` in a
 module-level registry by name.
@@ -31,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy.exc import SQLAlchemyError
 
 from treadwell.drivers.errors import TreadwellError
 
@@ -44,6 +49,7 @@ DEFAULT_MISFIRE_GRACE_S = 1800
 REMEMBER_DELIVERED = timedelta(days=30)
 """How long a delivered or missed key is remembered (and refused if scheduled again)."""
 _REGISTRY: dict[str, PromptScheduler] = {}
+_STORE_ERRORS = (sqlite3.Error, SQLAlchemyError)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS prompt_deliveries (
@@ -112,6 +118,8 @@ class PromptScheduler:
         self._on_missed = on_missed
         self._grace = misfire_grace_s
         self._tasks: set[asyncio.Task[None]] = set()
+        self._in_memory: dict[str, asyncio.TimerHandle] = {}  # prompts the store refused
+        self._cancelled: set[str] = set()  # cancelled while the store refused to forget them
         try:
             db_path.parent.mkdir(parents=True, exist_ok=True, mode=0o750)
             self._db = sqlite3.connect(db_path, isolation_level=None)
@@ -143,6 +151,9 @@ class PromptScheduler:
 
     def shutdown(self) -> None:
         """Stop firing prompts (pending ones stay stored) and close the database."""
+        for timer in self._in_memory.values():
+            timer.cancel()
+        self._in_memory.clear()
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
         if _REGISTRY.get(self.name) is self:
@@ -170,6 +181,21 @@ class PromptScheduler:
         if self._delivered(key):
             _LOGGER.info("prompt %s was already delivered: not scheduling it again", key)
             return False
+        self._cancelled.discard(key)
+        try:
+            self._store(key, at, payload)
+        except _STORE_ERRORS as exc:
+            _LOGGER.error(  # noqa: TRY400 (the reason is the whole story)
+                "prompt %s kept in memory only (it fires if the daemon is still running "
+                "then): cannot store it in %s: %s",
+                key,
+                self.db_path,
+                exc,
+            )
+            self._keep_in_memory(key, at, payload)
+        return True
+
+    def _store(self, key: str, at: datetime, payload: str) -> None:
         self._db.execute(
             "INSERT INTO prompt_deliveries (key, payload, due_at) VALUES (?, ?, ?) "
             "ON CONFLICT (key) DO UPDATE SET payload = excluded.payload, "
@@ -188,15 +214,40 @@ class PromptScheduler:
             coalesce=True,
             max_instances=1,
         )
-        return True
+        old = self._in_memory.pop(key, None)
+        if old is not None:
+            old.cancel()
+
+    def _keep_in_memory(self, key: str, at: datetime, payload: str) -> None:
+        loop = asyncio.get_running_loop()
+        delay = max(0.0, (at - datetime.now(UTC)).total_seconds())
+        old = self._in_memory.pop(key, None)
+        if old is not None:
+            old.cancel()
+
+        def fire() -> None:
+            self._in_memory.pop(key, None)
+            self._spawn(self.deliver(key, payload))
+
+        self._in_memory[key] = loop.call_later(delay, fire)
 
     def cancel(self, key: str) -> bool:
         """Cancel the pending prompt `key`; returns whether there was one."""
-        job = self._scheduler.get_job(key)
-        if job is None:
-            return False
-        job.remove()
-        self._db.execute("DELETE FROM prompt_deliveries WHERE key = ? AND fired_at IS NULL", (key,))
+        timer = self._in_memory.pop(key, None)
+        if timer is not None:
+            timer.cancel()
+        try:
+            job = self._scheduler.get_job(key)
+            if job is None:
+                return timer is not None
+            job.remove()
+            self._db.execute(
+                "DELETE FROM prompt_deliveries WHERE key = ? AND fired_at IS NULL", (key,)
+            )
+        except _STORE_ERRORS as exc:
+            # It stays stored; remember here that it must not fire while we run.
+            _LOGGER.error("prompt %s: cannot cancel it in %s: %s", key, self.db_path, exc)  # noqa: TRY400
+            self._cancelled.add(key)
         return True
 
     def pending(self) -> list[tuple[str, datetime]]:
@@ -224,21 +275,37 @@ class PromptScheduler:
         return [key for (key,) in rows]
 
     async def deliver(self, key: str, payload: str) -> None:
-        """Deliver a due prompt once: mark it fired, await `on_due`, mark it delivered."""
+        """Deliver a due prompt once: mark it fired, await `on_due`, mark it delivered.
+
+        A database that cannot record the delivery (a full disk) does not stop it: the
+        prompt is delivered all the same and the error logged.
+        """
+        if key in self._cancelled:
+            _LOGGER.info("prompt %s was cancelled: skipped", key)
+            self._cancelled.discard(key)
+            return
         if self._delivered(key):
             _LOGGER.info("prompt %s already delivered: skipped", key)
             return
         now = _utc_text(datetime.now(UTC))
-        self._db.execute(
+        self._record(
+            key,
             "INSERT INTO prompt_deliveries (key, payload, due_at, fired_at) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (key) DO UPDATE SET fired_at = excluded.fired_at",
             (key, payload, now, now),
         )
         await self._on_due(key, payload)
-        self._db.execute(
+        self._record(
+            key,
             "UPDATE prompt_deliveries SET delivered_at = ? WHERE key = ?",
             (_utc_text(datetime.now(UTC)), key),
         )
+
+    def _record(self, key: str, sql: str, params: tuple[str, ...]) -> None:
+        try:
+            self._db.execute(sql, params)
+        except sqlite3.Error as exc:
+            _LOGGER.error("prompt %s: delivery not recorded in %s: %s", key, self.db_path, exc)  # noqa: TRY400
 
     def _forget_old(self) -> None:
         cutoff = _utc_text(datetime.now(UTC) - REMEMBER_DELIVERED)
