@@ -31,7 +31,7 @@ import aiomqtt
 import pytest
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable, Iterable
+    from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 
     from tests.support.mosquitto import Mosquitto
 
@@ -62,7 +62,7 @@ def daemon_config(
     profile: str = "demo",
     back_pain: str = "ache",
     client_id: str = "tw-fault",
-    rules: dict[str, object] | None = None,
+    rules: Mapping[str, object] | None = None,
 ) -> str:
     """A TOML configuration for the daemon on the virtual backend against `broker`."""
     parts = [
@@ -102,6 +102,7 @@ class DaemonProcess:
     workdir: Path
     env: dict[str, str] = field(default_factory=dict)
     user: int | None = None
+    wrapper: tuple[str, ...] = ()
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     @property
@@ -122,14 +123,7 @@ class DaemonProcess:
         env.pop("JOURNAL_STREAM", None)  # the plain log format, with the logger names
         with self.log_path.open("ab") as log:
             proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "treadwell.daemon",
-                    "run",
-                    "--config",
-                    str(self.config_path),
-                ],
+                [*self.wrapper, *self.command()],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,
@@ -139,6 +133,10 @@ class DaemonProcess:
             )
         self.procs.append(proc)
         return proc
+
+    def command(self) -> list[str]:
+        """The daemon's command line (after `wrapper`, if any)."""
+        return [sys.executable, "-m", "treadwell.daemon", "run", "--config", str(self.config_path)]
 
     @property
     def running(self) -> subprocess.Popen[bytes] | None:
@@ -159,7 +157,10 @@ class DaemonProcess:
         proc = self.procs[-1]
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
-        return proc.wait(timeout=timeout)
+        try:
+            return proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"the daemon ignored SIGTERM for {timeout:g} s:\n{self.log()[-3000:]}")
 
     def close(self) -> None:
         """Kill whatever still runs (test clean-up)."""
