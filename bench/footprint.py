@@ -160,7 +160,8 @@ def measure_start(
         env = {**os.environ, "NOTIFY_SOCKET": str(notify_path)}
         command = [sys.executable, "-m", "treadwell.daemon", "run", "--config", str(config)]
         started = time.monotonic()
-        process = subprocess.Popen(command, env=env, cwd=workdir)
+        log = (workdir / f"{base}.log").open("wb")
+        process = subprocess.Popen(command, env=env, cwd=workdir, stderr=log)
         try:
             ready_s = _wait_ready(notify, started, process)
             if backend == "virtual":
@@ -174,6 +175,7 @@ def measure_start(
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+            log.close()
     return StartFigures(ready_s, rss_mb)
 
 

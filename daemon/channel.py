@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from treadwell.daemon import messages
@@ -65,9 +66,9 @@ class TreadmillChannel:
     _state_key: tuple[object, ...] | None = field(default=None, repr=False)
     _state_json: bytes = field(default=b"", repr=False)
 
-    @property
+    @cached_property
     def slug(self) -> str:
-        """The treadmill's identifier in topics and logs."""
+        """The treadmill's identifier in topics and logs (derived once: used on every reading)."""
         return self.settings.slug
 
     @property

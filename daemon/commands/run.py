@@ -51,7 +51,6 @@ async def serve(settings: Settings) -> int:
     # Imported here so `treadwell --help` and the other sub-commands start fast.
     from treadwell.daemon.app import Daemon  # noqa: PLC0415
     from treadwell.daemon.clock import Clock  # noqa: PLC0415
-    from treadwell.daemon.virtual_env import virtual_world  # noqa: PLC0415
     from treadwell.drivers.backend import BleBackend  # noqa: PLC0415
 
     stop = asyncio.Event()
@@ -60,6 +59,9 @@ async def serve(settings: Settings) -> int:
         loop.add_signal_handler(sig, stop.set)
     async with contextlib.AsyncExitStack() as stack:
         if settings.ble.backend == "virtual":
+            # Bumble (the virtual world) is a large import a real Bluetooth setup never needs.
+            from treadwell.daemon.virtual_env import virtual_world  # noqa: PLC0415
+
             world, settings = await stack.enter_async_context(virtual_world(settings))
             backend, clock = world.backend, Clock(settings.ble.speedup)
         else:
