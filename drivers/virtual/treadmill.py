@@ -402,7 +402,10 @@ class VirtualTreadmill(VirtualPeripheral):
 
     def _start_belt(self) -> None:
         if not self.running and not self.paused:
+            # A new workout: its time and energy start from zero together (energy per hour
+            # is energy over elapsed time, and must fit its 16-bit field).
             self.elapsed_time_s = 0.0
+            self.energy_kcal = 0.0
         self.running, self.paused = True, False
         self.speed_kmh = max(self.speed_kmh, self.config.speed_range.min_kmh)
         self._set_training(TrainingStatusCode.MANUAL_MODE)
@@ -504,6 +507,7 @@ class VirtualTreadmill(VirtualPeripheral):
     def _reset(self, connection: Connection) -> ResultCode:
         self._stop_belt(pause=False)
         self.elapsed_time_s = 0.0
+        self.energy_kcal = 0.0
         self.target_incline_pct = self._level_deck()
         self._controller_link = None
         self._status_later(MachineStatus(MachineStatusOp.RESET), connection)
