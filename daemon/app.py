@@ -141,6 +141,7 @@ class Daemon:
         self._straps: dict[str, str] = {}  # strap label -> treadmill slug
         self._links: list[BleLink] = []
         self._tasks: set[asyncio.Task[None]] = set()
+        self._incline_tasks: dict[str, asyncio.Task[None]] = {}
         self._dirty = False
         self.healthy = True
         state_dir = settings.state_dir
@@ -462,6 +463,8 @@ class Daemon:
                 self._bridge.publish_retained(
                     f"{self._base}/flags", messages.flags_payload_from(flags)
                 )
+                if flags.effective(self._clock.now()) is BackPain.RED:
+                    self._cancel_incline(channel, "cancelled: the red back-pain flag is on")
             case _:
                 assert_never(action)
 
@@ -476,13 +479,25 @@ class Daemon:
         if channel.engine.flags.effective(self._clock.now()) is BackPain.RED:
             return  # never an incline change with a red flag, whoever asks
         channel.setting_incline = True
-        self._spawn(self._set_incline(channel, incline_pct))
+        self._incline_tasks[channel.slug] = self._spawn(self._set_incline(channel, incline_pct))
+
+    def _cancel_incline(self, channel: TreadmillChannel, reason: str) -> None:
+        """Stop an incline procedure in flight, so that nothing more of it reaches the deck."""
+        task = self._incline_tasks.pop(channel.slug, None)
+        if task is not None and not task.done():
+            _LOGGER.warning("%s: incline change %s", channel.slug, reason)
+            task.cancel(reason)
 
     async def _set_incline(self, channel: TreadmillChannel, incline_pct: float) -> None:
         try:
             sent = await channel.link.set_incline(incline_pct, limits=channel.limits)
         except TreadwellError as exc:
             self._queue.put_nowait(_InclineDone(channel.slug, incline_pct, str(exc)))
+        except asyncio.CancelledError as exc:
+            # A red flag came up mid-procedure (or the daemon is stopping): say so, stop.
+            reason = str(exc.args[0]) if exc.args else "cancelled"
+            self._queue.put_nowait(_InclineDone(channel.slug, incline_pct, reason))
+            raise
         else:
             self._queue.put_nowait(_InclineDone(channel.slug, sent, None))
 
@@ -495,10 +510,11 @@ class Daemon:
         _LOGGER.warning("%s: could not set the incline to %.1f%%: %s", slug, incline_pct, error)
         self._bridge.report_error(f"{self._base}/{slug}/incline/set", error)
 
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     # -- scheduled prompts ---------------------------------------------------------------
 
