@@ -181,10 +181,12 @@ class BleLink(ABC):
         was_up = self._client is not None
         self._client = None
         self._on_drop()
-        if client.is_connected:
-            with contextlib.suppress(Exception):
-                async with asyncio.timeout(_DISCONNECT_TIMEOUT_S):
-                    await client.disconnect()
+        # Always disconnect, even after the device dropped the link: on BlueZ, bleak gives
+        # each client its own D-Bus connection and closes it only here (a skipped call leaks
+        # one socket per drop; the BlueZ VM suite counts them).
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(_DISCONNECT_TIMEOUT_S):
+                await client.disconnect()
         if was_up:
             _LOGGER.info("%s: disconnected: %s", self._label, reason)
             self._emit(LinkDisconnected(self._label, self.kind, reason))
