@@ -191,10 +191,10 @@ def fuzz(examples: int) -> settings:
 
 packets = st.lists(st.binary(max_size=40), min_size=1, max_size=20)
 seeds = st.integers(0, 2**32 - 1)
-BULK = 50
+BULK = 100
 
 
-@fuzz(600)
+@fuzz(300)
 @given(decoder=st.sampled_from(list(DECODERS)), batch=packets, seed=seeds)
 def test_every_small_decoder_raises_nothing_but_codec_error(
     decoder: str, batch: list[bytes], seed: int
@@ -206,7 +206,7 @@ def test_every_small_decoder_raises_nothing_but_codec_error(
             )
 
 
-@fuzz(500)
+@fuzz(300)
 @given(
     width=st.sampled_from(list(PaceWidth)),
     steps=st.sampled_from([True, False, None]),
@@ -236,7 +236,7 @@ def announced_packets(draw: st.DrawFn) -> bytes:
     return flags.to_bytes(2, "little") + body
 
 
-@fuzz(500)
+@fuzz(300)
 @given(
     width=st.sampled_from(list(PaceWidth)),
     steps=st.sampled_from([True, False, None]),
@@ -257,7 +257,7 @@ def test_treadmill_data_with_plausible_flags_and_lengths(
             _check_treadmill(record)
 
 
-@fuzz(500)
+@fuzz(300)
 @given(
     batch=st.lists(st.tuples(announced_packets(), st.floats(0.0, 3.0)), min_size=1, max_size=20),
     timeout_s=st.floats(0.1, 2.0),
@@ -336,7 +336,7 @@ def test_every_capture_kind_has_a_decoder() -> None:
     assert {kind for kind, _ in CAPTURED} <= set(CAPTURE_DECODERS)
 
 
-@fuzz(800)
+@fuzz(500)
 @given(batch=st.lists(mutated(), min_size=1, max_size=10))
 def test_mutated_captures_decode_or_raise_codec_error(batch: list[tuple[str, bytes]]) -> None:
     with _bounded():
