@@ -41,7 +41,7 @@ tls = false
 # keyfile = "/etc/treadwell/client.key"
 # Skip the broker certificate's host name check (only for testing).
 tls_insecure = false
-# A password is only sent in clear text to a loopback broker unless this is true.
+# A user name or password is only sent in clear text to a loopback broker unless this is true.
 allow_insecure_credentials = false
 # Every topic starts with this (no '+', '#', or leading/trailing '/').
 base_topic = "treadwell"
