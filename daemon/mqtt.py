@@ -41,6 +41,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import aiomqtt
+from aiomqtt.exceptions import MqttConnectError
 
 from treadwell.daemon.messages import CommandError, ErrorReport, command_topics, parse_command
 from treadwell.daemon.store import StateStoreError
@@ -369,7 +370,11 @@ class MqttBridge:
         # Log the text, not the exception: a log record that keeps the exception keeps its
         # traceback and with it paho's half-open TLS socket after a failed handshake.
         reason = str(error)
-        if isinstance(code, int) and code in _AUTH_FAILURES:
+        # Only a refused CONNECT carries a CONNACK code; a failed publish carries paho's own
+        # error numbers, where 4 means "not connected" (the broker went away), not "bad
+        # credentials".
+        refused = isinstance(error, MqttConnectError)
+        if refused and isinstance(code, int) and code in _AUTH_FAILURES:
             _LOGGER.error(
                 "MQTT %s: the broker refused the credentials (%s); retrying in %.1f s",
                 where,
