@@ -10,8 +10,9 @@ a persistent MQTT session records every prompt.
 
 At the end it prints the resident set size (RSS) after the first run and after the last, the
 open file descriptors at the same two points, and the prompts the daemon raised against those
-the dashboard received (missing, duplicated, out of order). The exit status is 0 when nothing
-was lost or repeated, RSS grew by less than 5 MB and the descriptors stayed flat.
+the dashboard received (missing, duplicated, out of order), the runs recorded and the errors
+the daemon logged. The exit status is 0 when nothing was lost or repeated, every run was
+recorded once, no error was logged, RSS grew by less than 5 MB and the descriptors stayed flat.
 """
 
 from __future__ import annotations
@@ -70,6 +71,7 @@ class Result:
     duplicated: list[str] = field(default_factory=list)
     in_order: bool = True
     runs_recorded: int = 0
+    errors_logged: list[str] = field(default_factory=list)
 
     @property
     def rss_growth_mb(self) -> float:
@@ -84,6 +86,7 @@ class Result:
             and not self.duplicated
             and self.in_order
             and self.runs_recorded == self.runs
+            and not self.errors_logged
             and self.rss_growth_mb < RSS_BUDGET_MB
             and self.fds_end <= self.fds_start + FD_SLACK
         )
@@ -134,6 +137,12 @@ class Broker:
             time.sleep(0.02)
         raise RuntimeError("mosquitto did not start")
 
+    async def bounce(self) -> None:
+        """Stop, stay down a moment, start again (off the event loop: the daemon runs on)."""
+        await asyncio.to_thread(self.stop)
+        await asyncio.sleep(BROKER_DOWN_S)
+        await asyncio.to_thread(self.start)
+
     def stop(self) -> None:
         """Stop with SIGTERM (mosquitto saves its store)."""
         if self._proc is not None:
@@ -170,17 +179,25 @@ class Dashboard:
 
 
 class RaisedPrompts(logging.Handler):
-    """Collects the ids of the prompts the daemon hands to its outbox, from its log."""
+    """From the daemon's log: the prompts it handed to its outbox, and its errors."""
 
     def __init__(self) -> None:
         """Start empty."""
         super().__init__(logging.INFO)
         self.ids: list[str] = []
+        self.errors: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        """Keep "prompt <id> (<kind>)..." records."""
-        if isinstance(record.msg, str) and record.msg.startswith("prompt %s (%s)"):
-            self.ids.append(str(record.args[0]) if isinstance(record.args, tuple) else "")
+        """Keep "prompt <id> (<kind>)..." records and every error."""
+        if record.levelno >= logging.ERROR:
+            self.errors.append(f"{record.name}: {record.getMessage()}")
+        elif (
+            record.name == "treadwell.daemon.app"
+            and isinstance(record.msg, str)
+            and record.msg.startswith("prompt %s (%s)")
+            and isinstance(record.args, tuple)
+        ):
+            self.ids.append(str(record.args[0]))
 
 
 def settings_for(port: int, state_dir: Path, speedup: float) -> Settings:
@@ -194,7 +211,7 @@ def settings_for(port: int, state_dir: Path, speedup: float) -> Settings:
         straps=[{"name": "strap", "match_name": STRAP_NAME}],
         rules={
             "incline_underway_s": 30.0,
-            "stop_timeout_s": 20.0,
+            "stop_timeout_s": 60.0,
             "hydration_reminder_after_s": 30.0,
             "checkin_after_s": 60.0,
         },
@@ -208,15 +225,11 @@ async def one_run(treadmill: VirtualTreadmill, speedup: float, broker: Broker, b
     treadmill.set_belt(9.0)
     await asyncio.sleep(RUN_S / speedup / 2)
     if bounce == "mid-run":
-        broker.stop()
-        await asyncio.sleep(BROKER_DOWN_S)
-        broker.start()
+        await broker.bounce()
     await asyncio.sleep(RUN_S / speedup / 2)
     treadmill.set_belt(0.0)
     if bounce == "burst":
-        broker.stop()
-        await asyncio.sleep(BROKER_DOWN_S)
-        broker.start()
+        await broker.bounce()
     await asyncio.sleep(REST_S / speedup)
 
 
@@ -232,7 +245,7 @@ async def soak(runs: int, bounce_every: int, speedup: float, *, progress: bool) 
     """Run the soak in a temporary directory and return what it measured."""
     result = Result(runs=runs, bounces=0)
     raised = RaisedPrompts()
-    logging.getLogger("treadwell.daemon.app").addHandler(raised)
+    logging.getLogger("treadwell").addHandler(raised)
     with tempfile.TemporaryDirectory(prefix="treadwell-soak-") as tmp:
         broker = Broker(Path(tmp))
         broker.start()
@@ -242,7 +255,7 @@ async def soak(runs: int, bounce_every: int, speedup: float, *, progress: bool) 
             await plan.execute(broker, state_dir, raised, result)
         finally:
             broker.stop()
-            logging.getLogger("treadwell.daemon.app").removeHandler(raised)
+            logging.getLogger("treadwell").removeHandler(raised)
         with Store.in_dir(state_dir, read_only=True) as store:
             finished = [run for run in store.runs(runs + 10) if run.status == "finished"]
         result.runs_recorded = len(finished)
@@ -293,6 +306,7 @@ class Plan:
                 with contextlib.suppress(asyncio.CancelledError):
                     await watcher
         result.wall_s = time.monotonic() - started
+        result.errors_logged = list(raised.errors)
         _compare(raised.ids, dashboard.ids, result)
 
     async def _runs(
@@ -347,6 +361,8 @@ def report(result: Result) -> str:
             f"{len(result.missing)} missing, {len(result.duplicated)} duplicated, "
             f"{'in order' if result.in_order else 'OUT OF ORDER'}",
             f"runs recorded: {result.runs_recorded} of {result.runs}",
+            f"errors logged by the daemon: {len(result.errors_logged)}",
+            *(f"  {line}" for line in result.errors_logged[:10]),
             verdict,
         ]
     )
@@ -364,12 +380,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.runs < 1 or args.bounce_every < 1 or args.speedup <= 0:
         parser.error("--runs and --bounce-every must be >= 1, --speedup > 0")
-    # Warnings and errors on stderr; the daemon's INFO prompt records only reach RaisedPrompts.
+    # Warnings and errors on stderr; the daemon's INFO records only reach RaisedPrompts.
     handler = logging.StreamHandler()
     handler.setLevel(logging.WARNING)
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     logging.getLogger().addHandler(handler)
-    logging.getLogger("treadwell.daemon.app").setLevel(logging.INFO)
+    logging.getLogger("treadwell").setLevel(logging.INFO)
     logging.getLogger("bumble").setLevel(logging.ERROR)
     result = asyncio.run(soak(args.runs, args.bounce_every, args.speedup, progress=not args.json))
     if args.json:
