@@ -34,13 +34,8 @@ if TYPE_CHECKING:
 
 pytestmark = [pytest.mark.reliability, pytest.mark.mqtt]
 
-# No form cue during these short runs, so nothing is raised while a test winds down.
-QUIET = {"form_cue_distance_m": 100_000.0}
-
-
-@pytest.fixture
-def workdir(tmp_path: Path) -> Path:
-    return tmp_path
+# No form cue (by distance or heart-rate drift) in these runs: nothing is raised late.
+QUIET = {"form_cue_distance_m": 100_000.0, "hr_drift_bpm": 0}
 
 
 def make_daemon(broker: Mosquitto, workdir: Path, **rules: float) -> DaemonProcess:
@@ -87,10 +82,10 @@ def integrity(path: Path) -> str:
 
 
 async def test_killed_after_a_run_before_its_prompts_are_due_each_arrives_once_after_restart(
-    broker: Mosquitto, workdir: Path, procs: list[DaemonProcess]
+    broker: Mosquitto, tmp_path: Path, procs: list[DaemonProcess]
 ) -> None:
     # Reminder 5 s and check-in 6 s (real) after the run ends.
-    daemon = make_daemon(broker, workdir, hydration_reminder_after_s=600.0, checkin_after_s=720.0)
+    daemon = make_daemon(broker, tmp_path, hydration_reminder_after_s=600.0, checkin_after_s=720.0)
     procs.append(daemon)
     async with recording(broker, "tw/prompt") as dash:
         daemon.start()
@@ -101,7 +96,7 @@ async def test_killed_after_a_run_before_its_prompts_are_due_each_arrives_once_a
         # The treadmill comes back with its belt running, but no new run may start (and so
         # cancel the reminder): this incarnation only has the scheduled prompts to deliver.
         daemon.config_text = make_daemon(
-            broker, workdir, hydration_reminder_after_s=600.0, run_start_speed_kmh=30.0
+            broker, tmp_path, hydration_reminder_after_s=600.0, run_start_speed_kmh=30.0
         ).config_text
         daemon.start()
         await daemon.wait_log(r"\(hydration\) is due")
@@ -121,11 +116,11 @@ async def test_killed_after_a_run_before_its_prompts_are_due_each_arrives_once_a
 
 
 async def test_killed_mid_run_the_history_holds_each_run_once_and_none_left_open(
-    broker: Mosquitto, workdir: Path, procs: list[DaemonProcess]
+    broker: Mosquitto, tmp_path: Path, procs: list[DaemonProcess]
 ) -> None:
-    daemon = make_daemon(broker, workdir)
+    daemon = make_daemon(broker, tmp_path)
     procs.append(daemon)
-    state_dir = workdir / "state"
+    state_dir = tmp_path / "state"
     daemon.start()
     await daemon.wait_log(r"treadmill: incline set to")
     await asyncio.sleep(1.5)  # a few minutes into the (sped-up) run
