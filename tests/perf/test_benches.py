@@ -42,9 +42,12 @@ def test_e2e_reports_latency_cpu_and_the_prompt_path_for_daemon_and_relay() -> N
         p50, p99, most = (run[prefix + key] for key in LATENCY_KEYS)
         assert 0 < p50 <= p99 <= most
         assert run[prefix + "notifications"] > 0
-        assert run[prefix + "unmatched"] == 0  # every notification reached the subscriber
+    # Every relayed notification reaches the subscriber; the daemon's state is latest-wins, so
+    # a reading may replace one not yet sent, but only if the daemon falls far behind.
+    assert run["relay_unmatched"] == 0
+    assert run["unmatched"] <= run["notifications"] // 10
+    for prefix in ("", "relay_", "sink_"):
         assert run[prefix + "cpu_us_per_notification"] > 0
-    assert run["sink_cpu_us_per_notification"] > 0
     assert run["cpu_ratio"] == pytest.approx(
         run["cpu_us_per_notification"] / run["relay_cpu_us_per_notification"], abs=0.01
     )
