@@ -85,7 +85,7 @@ def daemon_config(
             {
                 "hydration_reminder_after_s": 120.0,
                 "checkin_after_s": 240.0,
-                "stop_timeout_s": 30.0,
+                "stop_timeout_s": 120.0,  # silence tolerated: 1 s of real time at 120x
                 **(rules or {}),
             },
         ),

@@ -39,7 +39,6 @@ def daemon(broker: Mosquitto, tmp_path: Path) -> Iterator[DaemonProcess]:
         rules={
             "hydration_reminder_after_s": 240.0,
             "checkin_after_s": 480.0,
-            "stop_timeout_s": 90.0,  # the demo's one-minute pause stays inside the run
         },
     )
     process = DaemonProcess(config, tmp_path)

@@ -158,7 +158,7 @@ async def test_a_full_disk_mid_run_is_logged_loses_no_prompt_and_corrupts_nothin
     after.mkdir()
     if not can_mount_tmpfs(state):
         pytest.skip("cannot mount a tmpfs in a private mount namespace here")
-    rules = {"hydration_reminder_after_s": 240.0, "checkin_after_s": 480.0, "stop_timeout_s": 90.0}
+    rules = {"hydration_reminder_after_s": 240.0, "checkin_after_s": 480.0}
     daemon = DaemonProcess(
         daemon_config(broker, state, rules=rules),
         tmp_path,
