@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import signal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from treadwell.daemon import systemd
 from treadwell.daemon.commands.config import add_config_option, err, settings_or_exit_status
@@ -46,6 +47,19 @@ def run(args: argparse.Namespace) -> int:
         return 0
 
 
+def _loop_exception(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """One warning line for paho's stale socket after a broker restart; the rest as usual.
+
+    When the broker goes away, paho may close its socket while the loop still watches it,
+    and asyncio reports "Bad file descriptor" with a traceback. The bridge reconnects anyway.
+    """
+    exc = context.get("exception")
+    if isinstance(exc, OSError) and exc.errno == errno.EBADF:
+        _LOGGER.warning("MQTT: the broker connection's socket was already closed (%s)", exc)
+        return
+    loop.default_exception_handler(context)
+
+
 async def serve(settings: Settings) -> int:
     """Run the daemon until a stop signal; returns the exit status."""
     # Imported here so `treadwell --help` and the other sub-commands start fast.
@@ -55,6 +69,7 @@ async def serve(settings: Settings) -> int:
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    loop.set_exception_handler(_loop_exception)
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     async with contextlib.AsyncExitStack() as stack:

@@ -65,7 +65,8 @@ def settings_for(
         rules={
             "hydration_reminder_after_s": 120.0,
             "checkin_after_s": 240.0,
-            "stop_timeout_s": 30.0,
+            # 1 s of real silence at 120x: a busy machine must not split a run.
+            "stop_timeout_s": 120.0,
             **rules,
         },
         flags={"back_pain": back_pain},

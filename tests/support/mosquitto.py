@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -66,6 +67,9 @@ class Mosquitto:
             f"log_dest file {self.log_path}\n"
             "log_type all\n"
             "max_queued_messages 10000\n"
+            # Started as root, mosquitto drops to its own user, which cannot write the test's
+            # private temp directory: its store would silently not persist across restarts.
+            f"{'user root' if os.geteuid() == 0 else ''}\n"
             f"{self.extra_config}\n"
         )
         return conf
