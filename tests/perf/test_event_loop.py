@@ -145,8 +145,10 @@ async def test_a_treadmill_repeating_the_same_reading_publishes_its_state_once(
         phone = await world.add_central()
         settings = settings_for(mosquitto, tmp_path, 1.0, max_state_rate_hz=50.0)
         async with (
-            running(settings, world),
+            # A second app on another computer counts the notifications; it connects first,
+            # so the two connections are not set up at the same moment.
             BleakClient(treadmill.address, backend=phone.client) as watcher,
+            running(settings, world),
         ):
             await sub.wait_for(has_reading, "the first reading's state")
             published = len(sub.on("tw/treadmill/state"))
