@@ -143,6 +143,7 @@ class Daemon:
         self._tasks: set[asyncio.Task[None]] = set()
         self._incline_tasks: dict[str, asyncio.Task[None]] = {}
         self._dirty = False
+        self._deferred: list[tuple[TreadmillChannel, Action]] = []
         self.healthy = True
         state_dir = settings.state_dir
         self._store = Store.in_dir(state_dir)
@@ -298,9 +299,21 @@ class Daemon:
             item = await self._queue.get()
             try:
                 self._handle(item)
+                if self._deferred:
+                    # Prompts are in the outbox: let the sender publish them before the
+                    # slower bookkeeping (scheduling, run records) of the same event runs.
+                    await asyncio.sleep(0)
+                    self._run_deferred()
             except Exception:
                 # One bad event must not stop the daemon; say loudly what happened.
                 _LOGGER.exception("daemon: failed to handle %r", item)
+                self._deferred.clear()
+
+    def _run_deferred(self) -> None:
+        deferred, self._deferred = self._deferred, []
+        for channel, action in deferred:
+            self._act(channel, action)
+        self._save_states()
 
     def _handle(self, item: _Input) -> None:
         match item:
@@ -325,10 +338,18 @@ class Daemon:
         channel.engine, actions = evaluate(channel.engine, event, self._clock.now())
         if channel.engine is not before:
             self._dirty = True
-        for action in actions:
-            self._act(channel, action)
-        if actions and any(not isinstance(a, PublishPrompt) for a in actions):
-            self._save_states()
+        prompts = [a for a in actions if isinstance(a, PublishPrompt)]
+        for prompt in prompts:
+            self._act(channel, prompt)
+        rest = [a for a in actions if not isinstance(a, PublishPrompt)]
+        if not rest:
+            return
+        if prompts:
+            self._deferred.extend((channel, other) for other in rest)
+            return
+        for other in rest:
+            self._act(channel, other)
+        self._save_states()
 
     # -- link events ---------------------------------------------------------------------
 
