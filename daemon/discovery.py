@@ -115,6 +115,7 @@ def build_device_discovery(
                 "state_topic": f"{base}/prompt",
                 "event_types": list(PROMPT_KINDS),
                 "icon": "mdi:message-alert",
+                "qos": 2,
             },
         },
     }

@@ -57,6 +57,8 @@ if TYPE_CHECKING:
 
 _LOGGER = logging.getLogger(__name__)
 
+PROMPT_QOS = 2  # exactly once from the broker to each subscriber, across broker restarts
+
 ONLINE = b"online"
 OFFLINE = b"offline"
 PUBLISH_TIMEOUT_S = 10.0
@@ -282,13 +284,16 @@ class MqttBridge:
         self.publish_retained(f"{self._base}/{device_slug}/availability", _status(online=online))
 
     def publish_prompt(self, message_id: str, payload: bytes) -> None:
-        """Queue a prompt for `{base}/prompt` (QoS 1, in order, each id once).
+        """Queue a prompt for `{base}/prompt` (QoS 2, in order, each id once).
+
+        QoS 2 rather than 1: with it the broker hands a prompt to a subscriber exactly once
+        even when the broker restarts mid-delivery (a QoS 1 re-delivery would repeat it).
 
         The prompt goes to the outbox first. If the outbox cannot store it, it is kept in
         memory and still sent while the daemon runs.
         """
         try:
-            self._outbox.add(message_id, f"{self._base}/prompt", payload, 1, retain=False)
+            self._outbox.add(message_id, f"{self._base}/prompt", payload, PROMPT_QOS, retain=False)
         except StateStoreError as exc:
             _LOGGER.error("MQTT: prompt %s kept in memory only: %s", message_id, exc)  # noqa: TRY400
             self._unstored.setdefault(message_id, payload)
@@ -550,7 +555,7 @@ class MqttBridge:
                 self._record_sent(item.seq)
         while self._unstored and not self._stopping:
             message_id, payload = next(iter(self._unstored.items()))
-            await client.publish(f"{self._base}/prompt", payload, qos=1)
+            await client.publish(f"{self._base}/prompt", payload, qos=PROMPT_QOS)
             del self._unstored[message_id]
 
     def _record_sent(self, seq: int) -> None:

@@ -68,9 +68,7 @@ def secure_broker(tmp_path: Path) -> Iterator[SecureBroker]:
         binary=binary,
         workdir=workdir,
         extra_config=(
-            # Started as root, mosquitto would switch to its own user, which cannot read
-            # the pytest temporary directory.
-            "user root\n"
+            # (The Mosquitto helper keeps a root-started broker running as root.)
             f"password_file {workdir / 'passwd'}\n"
             f"listener {tls_port} 127.0.0.1\n"
             f"cafile {workdir / 'ca.crt'}\n"

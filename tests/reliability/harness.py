@@ -228,7 +228,9 @@ class Recorder:
                 async with client:
                     self.sessions += 1
                     if not self._subscribed.is_set():
-                        await client.subscribe([(topic, 1) for topic in self.topics])
+                        # QoS 2, as docs/mqtt.md asks: a broker restart mid-delivery must
+                        # not repeat a prompt.
+                        await client.subscribe([(topic, 2) for topic in self.topics])
                         self._subscribed.set()
                     async for message in client.messages:
                         payload = bytes(message.payload)

@@ -99,7 +99,7 @@ def secure_broker(tmp_path: Path) -> Iterator[SecureBroker]:
         binary=binary,
         workdir=workdir,
         extra_config=(
-            ("user root\n" if os.geteuid() == 0 else "") + f"password_file {workdir / 'passwd'}\n"
+            f"password_file {workdir / 'passwd'}\n"
             f"acl_file {workdir / 'acl'}\n"
             f"{network}"
             f"listener {tls_port} 127.0.0.1\n"
