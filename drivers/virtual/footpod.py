@@ -19,7 +19,7 @@ from treadwell.drivers.uuids import (
     short_uuid,
 )
 from treadwell.drivers.virtual.advertising import build_advertising_data
-from treadwell.drivers.virtual.peripheral import VirtualPeripheral
+from treadwell.drivers.virtual.peripheral import VirtualPeripheral, notifying, read_only
 
 if TYPE_CHECKING:
     from bumble.link import LocalLink
@@ -81,21 +81,11 @@ class VirtualFootpod(VirtualPeripheral):
         self.config = config
         self.speed_kmh = config.speed_kmh
         self.total_distance_m = 0.0
-        self._measurement = gatt.Characteristic(
-            RSC_MEASUREMENT_UUID,
-            gatt.Characteristic.Properties.NOTIFY,
-            gatt.Characteristic.READABLE,
-            b"",
-        )
+        self._measurement = notifying(RSC_MEASUREMENT_UUID)
 
     def services(self) -> list[gatt.Service]:
         """The RSC service with measurement and feature."""
-        feature = gatt.Characteristic(
-            RSC_FEATURE_UUID,
-            gatt.Characteristic.Properties.READ,
-            gatt.Characteristic.READABLE,
-            _RSC_FEATURES,
-        )
+        feature = read_only(RSC_FEATURE_UUID, _RSC_FEATURES)
         return [gatt.Service(RSC_SERVICE_UUID, [self._measurement, feature])]
 
     def advertising_data(self) -> bytes:

@@ -36,6 +36,20 @@ CCCD_NOTIFY = 0x0001
 CCCD_INDICATE = 0x0002
 
 
+def notifying(uuid: str) -> gatt.Characteristic[bytes]:
+    """A notify-only characteristic (its value goes out with `VirtualPeripheral.notify`)."""
+    return gatt.Characteristic(
+        uuid, gatt.Characteristic.Properties.NOTIFY, gatt.Characteristic.READABLE, b""
+    )
+
+
+def read_only(uuid: str, value: bytes) -> gatt.Characteristic[bytes]:
+    """A characteristic that can only be read and always reads `value`."""
+    return gatt.Characteristic(
+        uuid, gatt.Characteristic.Properties.READ, gatt.Characteristic.READABLE, value
+    )
+
+
 class VirtualPeripheral:
     """Base of the virtual treadmill, strap and footpod (not used on its own)."""
 

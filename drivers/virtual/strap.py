@@ -25,7 +25,7 @@ from treadwell.drivers.uuids import (
     uuid16,
 )
 from treadwell.drivers.virtual.advertising import build_advertising_data
-from treadwell.drivers.virtual.peripheral import VirtualPeripheral
+from treadwell.drivers.virtual.peripheral import VirtualPeripheral, notifying, read_only
 
 if TYPE_CHECKING:
     from bumble.link import LocalLink
@@ -99,21 +99,11 @@ class VirtualStrap(VirtualPeripheral):
         self.heart_rate_bpm = float(config.heart_rate_bpm)
         self.contact = True
         self.elapsed_s = 0.0
-        self._measurement = gatt.Characteristic(
-            HEART_RATE_MEASUREMENT_UUID,
-            gatt.Characteristic.Properties.NOTIFY,
-            gatt.Characteristic.READABLE,
-            b"",
-        )
+        self._measurement = notifying(HEART_RATE_MEASUREMENT_UUID)
 
     def services(self) -> list[gatt.Service]:
         """The Heart Rate Service with measurement and body sensor location."""
-        location = gatt.Characteristic(
-            BODY_SENSOR_LOCATION_UUID,
-            gatt.Characteristic.Properties.READ,
-            gatt.Characteristic.READABLE,
-            _CHEST,
-        )
+        location = read_only(BODY_SENSOR_LOCATION_UUID, _CHEST)
         return [gatt.Service(HEART_RATE_SERVICE_UUID, [self._measurement, location])]
 
     def advertising_data(self) -> bytes:

@@ -59,7 +59,12 @@ from treadwell.drivers.uuids import (
     short_uuid,
 )
 from treadwell.drivers.virtual.advertising import build_advertising_data
-from treadwell.drivers.virtual.peripheral import CCCD_INDICATE, VirtualPeripheral
+from treadwell.drivers.virtual.peripheral import (
+    CCCD_INDICATE,
+    VirtualPeripheral,
+    notifying,
+    read_only,
+)
 
 if TYPE_CHECKING:
     from bumble.device import Connection
@@ -185,10 +190,8 @@ class VirtualTreadmill(VirtualPeripheral):
     def _build_characteristics(self) -> None:
         props = gatt.Characteristic.Properties
         readable = gatt.Characteristic.READABLE
-        self._feature = gatt.Characteristic(
-            FITNESS_MACHINE_FEATURE_UUID, props.READ, readable, self._feature_bytes()
-        )
-        self._data = gatt.Characteristic(TREADMILL_DATA_UUID, props.NOTIFY, readable, b"")
+        self._feature = read_only(FITNESS_MACHINE_FEATURE_UUID, self._feature_bytes())
+        self._data = notifying(TREADMILL_DATA_UUID)
         self._training_char: gatt.Characteristic[bytes] = gatt.Characteristic(
             TRAINING_STATUS_UUID,
             props.READ | props.NOTIFY,
@@ -196,8 +199,8 @@ class VirtualTreadmill(VirtualPeripheral):
             gatt.CharacteristicValue(read=lambda _c: self._training_bytes()),
         )
         speed = self._wire_speed_range()
-        self._speed_range = gatt.Characteristic(
-            SUPPORTED_SPEED_RANGE_UUID, props.READ, readable, encode_supported_speed_range(speed)
+        self._speed_range = read_only(
+            SUPPORTED_SPEED_RANGE_UUID, encode_supported_speed_range(speed)
         )
         self._control: gatt.Characteristic[bytes] = gatt.Characteristic(
             CONTROL_POINT_UUID,
@@ -205,21 +208,14 @@ class VirtualTreadmill(VirtualPeripheral):
             gatt.Characteristic.WRITEABLE,
             gatt.CharacteristicValue(write=self._on_control_write),
         )
-        self._status = gatt.Characteristic(MACHINE_STATUS_UUID, props.NOTIFY, readable, b"")
+        self._status = notifying(MACHINE_STATUS_UUID)
 
     def services(self) -> list[gatt.Service]:
         """The Fitness Machine Service."""
         chars = [self._feature, self._data, self._training_char, self._speed_range]
         if self.config.incline_range is not None:
             value = encode_supported_inclination_range(self.config.incline_range)
-            chars.append(
-                gatt.Characteristic(
-                    SUPPORTED_INCLINATION_RANGE_UUID,
-                    gatt.Characteristic.Properties.READ,
-                    gatt.Characteristic.READABLE,
-                    value,
-                )
-            )
+            chars.append(read_only(SUPPORTED_INCLINATION_RANGE_UUID, value))
         chars += [self._control, self._status]
         return [gatt.Service(FTMS_SERVICE_UUID, chars)]
 
