@@ -37,7 +37,6 @@ if TYPE_CHECKING:
 
 _LOGGER = logging.getLogger(__name__)
 
-DEFAULT_SPEEDUP = 40.0
 DEMO_BASE_TOPIC = "treadwell"
 # Demo-sized offsets (in demo time): the later hydration reminder and the check-in.
 DEMO_HYDRATION_REMINDER_S = 600.0

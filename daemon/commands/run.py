@@ -21,7 +21,6 @@ if TYPE_CHECKING:
     from treadwell.daemon.config import Settings
 
 _LOGGER = logging.getLogger(__name__)
-EXIT_FAILURE = 1
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
