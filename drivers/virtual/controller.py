@@ -25,8 +25,43 @@ _CANCELLED = hci.HCI_ErrorCode.UNKNOWN_CONNECTION_IDENTIFIER_ERROR
 _BUMBLE_LOGGER = bumble_controller.logger
 
 
-class VirtualController(Controller):
-    """A Bumble controller on a `LocalLink` that honours LE Create Connection Cancel."""
+class CancellableController(Controller):
+    """A Bumble controller that honours LE Create Connection Cancel (see the module docstring).
+
+    Also the base of the BlueZ VM suite's controller on /dev/vhci, where BlueZ cancels a
+    connect whose timeout expired (e.g. while the treadmill is off).
+    """
+
+    def on_hci_le_create_connection_cancel_command(
+        self, command: hci.HCI_LE_Create_Connection_Cancel_Command
+    ) -> hci.HCI_StatusReturnParameters:
+        """Drop the pending LE connect and report its failure after the command completes."""
+        del command
+        pending = self.pending_le_connection
+        if pending is None:
+            return hci.HCI_StatusReturnParameters(hci.HCI_ErrorCode.COMMAND_DISALLOWED_ERROR)
+        self.pending_le_connection = None
+        asyncio.get_running_loop().call_soon(self._report_cancelled, pending.peer_address)
+        return hci.HCI_StatusReturnParameters(hci.HCI_ErrorCode.SUCCESS)
+
+    def _report_cancelled(self, peer_address: hci.Address) -> None:
+        self.send_hci_packet(
+            hci.HCI_LE_Connection_Complete_Event(
+                status=_CANCELLED,
+                connection_handle=0,
+                role=hci.Role.CENTRAL,
+                peer_address_type=peer_address.address_type,
+                peer_address=peer_address,
+                connection_interval=0,
+                peripheral_latency=0,
+                supervision_timeout=0,
+                central_clock_accuracy=0,
+            )
+        )
+
+
+class VirtualController(CancellableController):
+    """A Bumble controller on a `LocalLink`: cancellable connects, no eager DEBUG text."""
 
     def __init__(self, name: str, link: LocalLink) -> None:
         """Create the controller and attach it to `link`; call inside the running loop.
@@ -61,30 +96,3 @@ class VirtualController(Controller):
             return
         if self.host:
             asyncio.get_running_loop().call_soon(self.host.on_packet, bytes(packet))
-
-    def on_hci_le_create_connection_cancel_command(
-        self, command: hci.HCI_LE_Create_Connection_Cancel_Command
-    ) -> hci.HCI_StatusReturnParameters:
-        """Drop the pending LE connect and report its failure after the command completes."""
-        del command
-        pending = self.pending_le_connection
-        if pending is None:
-            return hci.HCI_StatusReturnParameters(hci.HCI_ErrorCode.COMMAND_DISALLOWED_ERROR)
-        self.pending_le_connection = None
-        asyncio.get_running_loop().call_soon(self._report_cancelled, pending.peer_address)
-        return hci.HCI_StatusReturnParameters(hci.HCI_ErrorCode.SUCCESS)
-
-    def _report_cancelled(self, peer_address: hci.Address) -> None:
-        self.send_hci_packet(
-            hci.HCI_LE_Connection_Complete_Event(
-                status=_CANCELLED,
-                connection_handle=0,
-                role=hci.Role.CENTRAL,
-                peer_address_type=peer_address.address_type,
-                peer_address=peer_address,
-                connection_interval=0,
-                peripheral_latency=0,
-                supervision_timeout=0,
-                central_clock_accuracy=0,
-            )
-        )

@@ -13,7 +13,8 @@ only show up with a real host stack, and are fixed here:
    waits for that event instead; the legacy one leaves its command queue stalled, so a later
    disconnect never reaches the controller. `HostController` sends the event that was asked for.
 
-`HostController` also honours LE Create Connection Cancel (Bumble answers "success" but keeps
+`HostController` also honours LE Create Connection Cancel, through the virtual world's
+`CancellableController` (Bumble answers "success" but keeps
 connecting): BlueZ cancels a connect when its timeout expires, e.g. while the treadmill is off.
 """
 
@@ -24,19 +25,19 @@ import logging
 from typing import TYPE_CHECKING
 
 from bumble import core, hci
-from bumble.controller import Controller
 from bumble.link import LocalLink
 from bumble.transport import open_transport
 
+from treadwell.drivers.virtual.controller import CancellableController
+
 if TYPE_CHECKING:
+    from bumble.controller import Controller
     from bumble.transport.common import Transport
 
 _LOGGER = logging.getLogger(__name__)
 
 # Vol 4, Part E, 7.8.1: the LE event mask bit of subevent N is bit N-1.
 _ENHANCED_CONNECTION_COMPLETE_BIT = 1 << (hci.HCI_LE_ENHANCED_CONNECTION_COMPLETE_EVENT - 1)
-# Vol 4, Part E, 7.8.13: a cancelled connect completes with "Unknown Connection Identifier".
-_CANCELLED = hci.HCI_ErrorCode.UNKNOWN_CONNECTION_IDENTIFIER_ERROR
 VHCI_PATH = "/dev/vhci"
 
 
@@ -71,7 +72,7 @@ class HostLink(LocalLink):
         )
 
 
-class HostController(Controller):
+class HostController(CancellableController):
     """A Bumble controller that a real host stack (the Linux kernel) can drive."""
 
     def send_hci_packet(self, packet: hci.HCI_Packet) -> None:
@@ -93,33 +94,6 @@ class HostController(Controller):
                 central_clock_accuracy=packet.central_clock_accuracy,
             )
         super().send_hci_packet(packet)
-
-    def on_hci_le_create_connection_cancel_command(
-        self, command: hci.HCI_LE_Create_Connection_Cancel_Command
-    ) -> hci.HCI_StatusReturnParameters:
-        """Drop the pending connect, then report it as cancelled (after Command Complete)."""
-        del command
-        pending = self.pending_le_connection
-        if pending is None:
-            return hci.HCI_StatusReturnParameters(hci.HCI_ErrorCode.COMMAND_DISALLOWED_ERROR)
-        self.pending_le_connection = None
-        asyncio.get_running_loop().call_soon(self._report_cancelled, pending.peer_address)
-        return hci.HCI_StatusReturnParameters(hci.HCI_ErrorCode.SUCCESS)
-
-    def _report_cancelled(self, peer_address: hci.Address) -> None:
-        self.send_hci_packet(
-            hci.HCI_LE_Connection_Complete_Event(
-                status=_CANCELLED,
-                connection_handle=0,
-                role=hci.Role.CENTRAL,
-                peer_address_type=peer_address.address_type,
-                peer_address=peer_address,
-                connection_interval=0,
-                peripheral_latency=0,
-                supervision_timeout=0,
-                central_clock_accuracy=0,
-            )
-        )
 
 
 async def open_vhci_controller(
