@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 
 from treadwell.rules.model import PainKind
 
-__all__ = ["CheckinEntry", "add_run", "painful_runs", "record_checkin"]
+__all__ = ["CheckinEntry", "add_run", "painful_runs", "record_checkin", "run_for_checkin"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,13 +39,25 @@ def add_run(
     return (*history, CheckinEntry(run_id))[-window:]
 
 
+def run_for_checkin(history: tuple[CheckinEntry, ...], run_id: str | None) -> str | None:
+    """The run a check-in is about: `run_id` when the history has it, else the latest run."""
+    if run_id is not None and any(entry.run_id == run_id for entry in history):
+        return run_id
+    return history[-1].run_id if history else None
+
+
 def record_checkin(
-    history: tuple[CheckinEntry, ...], pain: int, kind: PainKind
+    history: tuple[CheckinEntry, ...], pain: int, kind: PainKind, run_id: str | None = None
 ) -> tuple[CheckinEntry, ...]:
-    """Attach a check-in to the most recent finished run (no runs: nothing to attach to)."""
-    if not history:
-        return history
-    return (*history[:-1], replace(history[-1], pain=pain, kind=kind))
+    """Attach a check-in to run `run_id` (default: the most recent finished run).
+
+    With no runs there is nothing to attach to; an unknown `run_id` means the latest run.
+    """
+    target = run_for_checkin(history, run_id)
+    return tuple(
+        replace(entry, pain=pain, kind=kind) if entry.run_id == target else entry
+        for entry in history
+    )
 
 
 def painful_runs(history: tuple[CheckinEntry, ...]) -> int:

@@ -76,6 +76,8 @@ class EngineState:
         last_run_id: The most recent finished run (check-ins belong to it).
         pending: Keys of scheduled prompts that have not fired yet.
         issued: Ids of prompts issued for the current and recent runs.
+        run_tag: Goes into the id of the next run (`session.run_id_for`): the household
+            sets it so run ids are unique across treadmills and restarts.
     """
 
     config: RulesConfig
@@ -90,6 +92,7 @@ class EngineState:
     last_run_id: str | None = None
     pending: tuple[str, ...] = ()
     issued: tuple[str, ...] = ()
+    run_tag: str = ""
 
     @property
     def run_id(self) -> str | None:
@@ -215,7 +218,7 @@ def _signal(
     state: EngineState, signal: session.Signal, now: datetime, out: list[Action]
 ) -> EngineState:
     before = state.session
-    after, change = session.advance(before, signal, now)
+    after, change = session.advance(before, signal, now, state.run_tag)
     state = replace(state, session=after)
     match change, after.run, before.run:
         case session.Change.STARTED, Run() as run, _:
@@ -350,7 +353,7 @@ def _run_ended(
 def _checkin(
     state: EngineState, event: CheckinReceived, now: datetime, out: list[Action]
 ) -> EngineState:
-    run_id = state.last_run_id
+    run_id = checkins.run_for_checkin(state.history, event.run_id) or state.last_run_id
     if run_id is not None:
         key = recovery.checkin_key(run_id)
         if key in state.pending:
@@ -359,7 +362,7 @@ def _checkin(
     if event.kind.is_red_flag:
         state = _set_flags(state, Flags(BackPain.RED), now, out)
         state = _stop_running(state, run_id, 2, now, out, from_checkin=True)
-    history = checkins.record_checkin(state.history, event.pain, event.kind)
+    history = checkins.record_checkin(state.history, event.pain, event.kind, run_id)
     state = replace(state, history=history)
     painful = checkins.painful_runs(history)
     if painful == 0:

@@ -77,10 +77,14 @@ class FlagSet:
 
 @dataclass(frozen=True, slots=True)
 class CheckinReceived:
-    """The runner answered "how is your back?": pain 0-10 and what kind."""
+    """The runner answered "how is your back?": pain 0-10, what kind, and about which run.
+
+    `run_id` None means the runner's most recent finished run.
+    """
 
     pain: int
     kind: PainKind
+    run_id: str | None = None
 
     def __post_init__(self) -> None:
         if not 0 <= self.pain <= MAX_PAIN:

@@ -114,6 +114,7 @@ class Prompt:
     """A health prompt for the runner.
 
     `id` is stable for a run and a reason, so a re-delivered prompt can be de-duplicated.
+    `runner` names the household member it is for (set by the household, not the engine).
     """
 
     id: str
@@ -126,6 +127,7 @@ class Prompt:
     disclaimer: str
     suggested_incline_pct: float | None = None
     urgent: bool = False
+    runner: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

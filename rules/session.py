@@ -150,9 +150,14 @@ class Session:
         return None if self.run is None else self.run.run_id
 
 
-def run_id_for(started_at: datetime) -> str:
-    """The run id for a run that started at `started_at`: deterministic, readable, sortable."""
-    return "run-" + started_at.strftime("%Y%m%dT%H%M%SZ")
+def run_id_for(started_at: datetime, tag: str = "") -> str:
+    """The run id for a run that started at `started_at`: deterministic, readable, sortable.
+
+    `tag` (the treadmill and its run counter, given by the household) makes ids unique across
+    treadmills whose runs start in the same second, and across restarts.
+    """
+    stamp = "run-" + started_at.strftime("%Y%m%dT%H%M%SZ")
+    return f"{stamp}-{tag}" if tag else stamp
 
 
 def signal_for(session: Session, speed_kmh: float, now: datetime, config: RulesConfig) -> Signal:
@@ -177,8 +182,13 @@ def timeout_signal(session: Session, now: datetime, config: RulesConfig) -> Sign
     return Signal.TIMEOUT if now - (last or now) >= timedelta(seconds=limit) else None
 
 
-def advance(session: Session, signal: Signal, now: datetime) -> tuple[Session, Change]:
-    """Apply one signal at `now`; return the new session and what it meant for the run."""
+def advance(
+    session: Session, signal: Signal, now: datetime, tag: str = ""
+) -> tuple[Session, Change]:
+    """Apply one signal at `now`; return the new session and what it meant for the run.
+
+    `tag` goes into the id of a run that starts (see `run_id_for`).
+    """
     target = TRANSITIONS[session.phase, signal]
     moving = signal in {Signal.MOVING, Signal.HELD}
     if target is Phase.IDLE:
@@ -193,7 +203,7 @@ def advance(session: Session, signal: Signal, now: datetime) -> tuple[Session, C
     # RUNNING
     if session.phase is Phase.STARTING:
         start = session.since or now
-        run = Run(run_id_for(start), start, last_reading_at=now)
+        run = Run(run_id_for(start, tag), start, last_reading_at=now)
         return Session(Phase.RUNNING, last_moving_at=now, run=run), Change.STARTED
     last_moving = now if moving or signal is Signal.RESUME else session.last_moving_at
     return replace(session, phase=target, since=None, last_moving_at=last_moving), Change.NONE
