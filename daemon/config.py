@@ -221,10 +221,16 @@ class _DeviceSettings(_Model):
 
 
 class TreadmillSettings(_DeviceSettings):
-    """One FTMS treadmill."""
+    """One FTMS treadmill.
+
+    `automation_allowed` lets incline automation drive this deck at all (each runner also
+    consents for themselves); `dashboard_control` lets a dashboard set its incline;
+    `max_incline_pct` is the deck's ceiling whoever runs.
+    """
 
     name: str = Field(default="treadmill", min_length=1)
     automation_allowed: bool = False
+    dashboard_control: bool = True
     max_incline_pct: float = Field(default=3.0, ge=0.0, le=40.0)
 
 
@@ -238,6 +244,45 @@ class FootpodSettings(_DeviceSettings):
     """One running footpod (Running Speed and Cadence service)."""
 
     name: str = Field(default="footpod", min_length=1)
+
+
+DEFAULT_RUNNER: Final = "default"
+"""The runner a configuration without `[[runners]]` has: the treadmills' settings apply."""
+
+
+class RunnerSettings(_Model):
+    """One member of the household.
+
+    Attributes:
+        name: How the runner is called; its slug names their topics.
+        max_incline_pct: Their ceiling: nothing above it is set while they run, on any deck.
+        automation_allowed: Their consent to Treadwell setting the incline by itself (the
+            treadmill must allow it too).
+        strap: Their heart-rate strap, by Bluetooth address, by the name of a `[[straps]]`
+            entry, or by its advertised name: when it is connected as a run starts, the run is
+            theirs.
+        max_hr_bpm: Their maximum heart rate, if known.
+        default: Runs nobody else claims are this runner's (default: the first runner).
+    """
+
+    name: str = Field(min_length=1, max_length=64)
+    max_incline_pct: float = Field(default=3.0, ge=0.0, le=40.0)
+    automation_allowed: bool = False
+    strap: str | None = Field(default=None, min_length=1, max_length=248)
+    max_hr_bpm: int | None = Field(default=None, ge=100, le=240)
+    default: bool = False
+
+    @field_validator("name")
+    @classmethod
+    def _sluggable(cls, value: str) -> str:
+        if not slugify(value):
+            raise ValueError("must contain at least one letter or digit")
+        return value
+
+    @property
+    def slug(self) -> str:
+        """The runner's identifier in topics and ids."""
+        return slugify(self.name)
 
 
 class RulesSettings(_Model):
@@ -353,6 +398,7 @@ class Settings(BaseSettings):
     )
     straps: list[StrapSettings] = Field(default_factory=list)
     footpods: list[FootpodSettings] = Field(default_factory=list)
+    runners: list[RunnerSettings] = Field(default_factory=list)
     rules: RulesSettings = Field(default_factory=RulesSettings)
     flags: FlagsSettings = Field(default_factory=FlagsSettings)
     state_dir: Path = Field(default_factory=paths.state_dir)
@@ -370,7 +416,30 @@ class Settings(BaseSettings):
         }
         if duplicates := _duplicate_slugs(names):
             raise ValueError(duplicates[0])
+        for index, treadmill in enumerate(self.treadmills):
+            if treadmill.slug in RESERVED_SLUGS:
+                raise ValueError(
+                    f"treadmills.{index}.name: {treadmill.name!r} is reserved for the daemon's "
+                    "own topics; choose another name"
+                )
+        runner_slugs = [runner.slug for runner in self.runners]
+        for index, slug in enumerate(runner_slugs):
+            if slug in runner_slugs[:index]:
+                raise ValueError(
+                    f"runners.{index}.name: another runner has the identifier {slug!r}"
+                )
+        defaults = [i for i, runner in enumerate(self.runners) if runner.default]
+        if len(defaults) > 1:
+            raise ValueError(f"runners.{defaults[1]}.default: only one runner can be the default")
         return self
+
+    @property
+    def default_runner(self) -> str:
+        """The slug of the runner whose runs nobody else claims."""
+        if not self.runners:
+            return DEFAULT_RUNNER
+        chosen = [runner for runner in self.runners if runner.default] or self.runners[:1]
+        return chosen[0].slug
 
     @classmethod
     def settings_customise_sources(
@@ -392,6 +461,10 @@ class Settings(BaseSettings):
 
 
 _DEVICE_GROUPS: Final = ("treadmills", "straps", "footpods")
+# Slugs a treadmill cannot have: its topics `{base}/<device>/...` would meet the daemon's own.
+RESERVED_SLUGS: Final = frozenset(
+    {"runners", "flags", "checkin", "prompt", "run", "error", "status"}
+)
 
 
 def _duplicate_slugs(names: Mapping[str, list[object]]) -> list[str]:

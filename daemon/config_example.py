@@ -76,8 +76,11 @@ name = "treadmill"
 # Bluetooth address (example): address = "C8:4F:12:34:56:78"
 # Advertised name (example):   match_name = "FS-A1B2C3"
 # May Treadwell set the incline itself (only ever within max_incline_pct, and only
-# for an ache flag)? Otherwise it only suggests.
+# for an ache flag)? Otherwise it only suggests. Each runner consents for themselves too.
 automation_allowed = false
+# May a dashboard (Home Assistant's "Target incline", {base}/<device>/incline/set) set the
+# incline? Still within every limit, and never under a red flag.
+dashboard_control = true
 # The runner's own incline ceiling in percent: nothing above it is suggested or set.
 max_incline_pct = 3.0
 
@@ -90,6 +93,19 @@ max_incline_pct = 3.0
 # [[footpods]]
 # name = "footpod"
 # address = "D1:22:33:44:55:66"
+
+# The household's runners (none by default: then one runner, "default", has every run and
+# the treadmills' settings apply). Flags, check-ins, history and prompts are each runner's.
+# Who runs: the runner whose strap is connected when a run starts, else the runner chosen
+# for the treadmill (MQTT {base}/<device>/runner/set, Home Assistant), else the default
+# runner (default = true, else the first). Example:
+# [[runners]]
+# name = "Alice"
+# max_incline_pct = 3.0         # her ceiling on any treadmill
+# automation_allowed = false    # her consent to Treadwell setting the incline
+# strap = "Polar H10 A1B2C3D4"  # an address, a [[straps]] name or an advertised name
+# max_hr_bpm = 185
+# default = false
 
 [rules]
 # The belt counts as moving at or above this speed (km/h) ...

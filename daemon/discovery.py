@@ -8,7 +8,8 @@ are always accepted. The payload is a few kilobytes, sent once per connect.
 
 Availability: treadmill entities need both the daemon (`{base}/status`) and the treadmill
 link (`{base}/<device>/availability`) to be online (`availability_mode: all`); the
-connection sensor, the back-pain select and the prompt event only need the daemon. Command
+connection sensor and the runner select only need the daemon. The runners' flags, check-ins
+and prompts are on their own devices (`daemon/runner_discovery.py`). Command
 entities use QoS 1 so the broker queues commands for the daemon while it is away.
 """
 
@@ -17,8 +18,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Any, Final
-
-from treadwell.daemon.messages import PROMPT_KINDS
 
 ORIGIN_NAME: Final = "treadwell"
 BACK_PAIN_OPTIONS: Final = ("none", "ache", "red")
@@ -47,8 +46,12 @@ def build_device_discovery(
     incline_min: float,
     incline_max: float,
     incline_step: float,
+    runners: tuple[str, ...] = (),
 ) -> tuple[str, dict[str, Any]]:
     """Build the retained device-discovery message for one treadmill.
+
+    The runners' own entities (flag, check-in, prompts) are on their devices
+    (`daemon/runner_discovery.py`); a treadmill has a "Runner" select with `runners`.
 
     Args:
         base: The daemon's base topic.
@@ -60,6 +63,7 @@ def build_device_discovery(
         incline_min: Lowest target incline a dashboard may ask for, in percent.
         incline_max: Highest target incline a dashboard may ask for, in percent.
         incline_step: Step of the target-incline number, in percent.
+        runners: The household's runner slugs (options of the "Runner" select).
 
     Returns:
         The discovery topic and the payload (serialize it as JSON).
@@ -84,15 +88,13 @@ def build_device_discovery(
         "components": {
             **_sensors(object_id, topics),
             **_binary_sensors(object_id, topics),
-            "back_pain": _entity(object_id, "select", "back_pain", "Back-pain flag", topics.daemon)
+            "runner": _entity(object_id, "select", "runner", "Runner", topics.daemon)
             | {
-                "options": list(BACK_PAIN_OPTIONS),
-                "command_topic": f"{base}/flags/set",
-                "command_template": '{"back_pain": "{{ value }}"}',
-                "state_topic": f"{base}/flags",
-                "value_template": "{{ value_json.back_pain }}",
-                "entity_category": "config",
-                "icon": "mdi:human-handsdown",
+                "options": ["auto", *runners],
+                "command_topic": f"{base}/{device_slug}/runner/set",
+                "state_topic": topics.state,
+                "value_template": "{{ value_json.runner | default('auto') }}",
+                "icon": "mdi:account-switch",
                 "qos": 1,
             },
             "target_incline": _entity(
@@ -109,13 +111,6 @@ def build_device_discovery(
                 "unit_of_measurement": "%",
                 "icon": "mdi:slope-uphill",
                 "qos": 1,
-            },
-            "prompt": _entity(object_id, "event", "prompt", "Coach prompt", topics.daemon)
-            | {
-                "state_topic": f"{base}/prompt",
-                "event_types": list(PROMPT_KINDS),
-                "icon": "mdi:message-alert",
-                "qos": 2,
             },
         },
     }

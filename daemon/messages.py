@@ -74,10 +74,13 @@ class FlagsSetCommand(_Command):
     Attributes:
         back_pain: `none` clears the flag, `ache` and `red` set it.
         days: How long the flag lasts; None keeps the configured default.
+        runner: Whose flag (a runner's slug); None: the runner the topic names, else the
+            default runner.
     """
 
     back_pain: Literal["none", "ache", "red"]
     days: Annotated[int, Field(ge=1, le=365)] | None = None
+    runner: Annotated[str, Field(min_length=1, max_length=64)] | None = None
 
 
 class CheckinCommand(_Command):
@@ -86,10 +89,14 @@ class CheckinCommand(_Command):
     Attributes:
         pain: Pain on a 0-10 scale.
         kind: What the pain is like.
+        runner: Whose back (as for flags).
+        run_id: The run it is about; None: the runner's latest run.
     """
 
     pain: Annotated[int, Field(ge=0, le=10)]
     kind: Literal["none", "ache", "sharp", "radiating", "night"]
+    runner: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    run_id: Annotated[str, Field(min_length=1, max_length=128)] | None = None
 
 
 class _InclinePayload(_Command):
@@ -114,16 +121,51 @@ class InclineSetCommand(_Command):
     incline_pct: Annotated[float, Field(ge=INCLINE_MIN_PCT, le=INCLINE_MAX_PCT)]
 
 
-Command = FlagsSetCommand | CheckinCommand | InclineSetCommand
+class RunnerSelectCommand(_Command):
+    """Choose who runs on one treadmill (`{base}/<device>/runner/set`).
+
+    The payload is a runner's slug, bare or as `{"runner": "alice"}`; `""` or `"auto"` goes
+    back to the automatic choice (a bound strap, else the default runner).
+
+    Attributes:
+        device: Slug of the treadmill.
+        runner: The runner's slug, or None for the automatic choice.
+    """
+
+    device: str
+    runner: str | None
+
+
+class _RunnerPayload(_Command):
+    runner: Annotated[str, Field(max_length=64)]
+
+
+Command = FlagsSetCommand | CheckinCommand | InclineSetCommand | RunnerSelectCommand
 """Any validated command."""
+
+_AUTOMATIC = frozenset({"", "auto"})
 
 
 def command_topics(base: str) -> tuple[str, ...]:
     """The topic filters the bridge subscribes to for commands under `base`."""
-    return (f"{base}/flags/set", f"{base}/checkin", f"{base}/+/incline/set")
+    return (
+        f"{base}/flags/set",
+        f"{base}/checkin",
+        f"{base}/+/incline/set",
+        f"{base}/+/runner/set",
+        f"{base}/runners/+/flags/set",
+        f"{base}/runners/+/checkin",
+    )
 
 
-def parse_command(topic: str, payload: bytes, *, base: str, devices: Collection[str]) -> Command:
+def parse_command(
+    topic: str,
+    payload: bytes,
+    *,
+    base: str,
+    devices: Collection[str],
+    runners: Collection[str] = (),
+) -> Command:
     """Validate one incoming command.
 
     Args:
@@ -131,6 +173,7 @@ def parse_command(topic: str, payload: bytes, *, base: str, devices: Collection[
         payload: The raw message payload.
         base: The daemon's base topic.
         devices: Slugs of the configured treadmills.
+        runners: Slugs of the configured runners (empty: runner names are not checked).
 
     Returns:
         The validated command.
@@ -144,9 +187,39 @@ def parse_command(topic: str, payload: bytes, *, base: str, devices: Collection[
             topic, f"payload is {len(payload)} bytes, the limit is {MAX_COMMAND_BYTES}"
         )
     if topic == f"{base}/flags/set":
-        return _validate(FlagsSetCommand, topic, _load_json(topic, payload))
+        flags = _validate(FlagsSetCommand, topic, _load_json(topic, payload))
+        return _known_runner(flags, topic, runners)
     if topic == f"{base}/checkin":
-        return _validate(CheckinCommand, topic, _load_json(topic, payload))
+        checkin = _validate(CheckinCommand, topic, _load_json(topic, payload))
+        return _known_runner(checkin, topic, runners)
+    runner = _runner_topic(topic, base)
+    if runner is not None:
+        name, verb = runner
+        data = _load_json(topic, payload)
+        if isinstance(data, dict):
+            if data.get("runner", name) != name:
+                raise CommandError(topic, "runner: differs from the runner in the topic")
+            data = {**data, "runner": name}
+        if verb == "flags/set":
+            return _known_runner(_validate(FlagsSetCommand, topic, data), topic, runners)
+        return _known_runner(_validate(CheckinCommand, topic, data), topic, runners)
+    device = _device_topic(topic, base, "/runner/set")
+    if device is not None:
+        if device not in devices:
+            raise CommandError(topic, f"unknown device {device!r}")
+        text = payload.strip()
+        # Home Assistant's select sends the bare option; JSON is accepted too.
+        data = _load_json(topic, payload) if text[:1] in {b"{", b'"'} else None
+        if data is None:
+            data = {"runner": _text(topic, text)}
+        elif isinstance(data, str):
+            data = {"runner": data}
+        chosen = _validate(_RunnerPayload, topic, data).runner
+        if chosen in _AUTOMATIC:
+            return RunnerSelectCommand(device=device, runner=None)
+        if runners and chosen not in runners:
+            raise CommandError(topic, f"runner: unknown runner {chosen!r}")
+        return RunnerSelectCommand(device=device, runner=chosen)
     device = _incline_device(topic, base)
     if device is None:
         raise CommandError(topic, "not a command topic")
@@ -159,12 +232,43 @@ def parse_command(topic: str, payload: bytes, *, base: str, devices: Collection[
     return InclineSetCommand(device=device, incline_pct=incline.incline_pct)
 
 
+def _text(topic: str, payload: bytes) -> str:
+    try:
+        return payload.decode("utf-8")
+    except UnicodeDecodeError:
+        raise CommandError(topic, "payload is not UTF-8 text") from None
+
+
 def _incline_device(topic: str, base: str) -> str | None:
-    prefix, suffix = f"{base}/", "/incline/set"
+    return _device_topic(topic, base, "/incline/set")
+
+
+def _device_topic(topic: str, base: str, suffix: str) -> str | None:
+    prefix = f"{base}/"
     if not (topic.startswith(prefix) and topic.endswith(suffix)):
         return None
     device = topic[len(prefix) : -len(suffix)]
     return device if device and "/" not in device else None
+
+
+def _runner_topic(topic: str, base: str) -> tuple[str, str] | None:
+    """`(runner, "flags/set" | "checkin")` for a runner's command topic, else None."""
+    prefix = f"{base}/runners/"
+    if not topic.startswith(prefix):
+        return None
+    name, _, verb = topic[len(prefix) :].partition("/")
+    if not name or verb not in {"flags/set", "checkin"}:
+        return None
+    return name, verb
+
+
+_R = TypeVar("_R", FlagsSetCommand, CheckinCommand)
+
+
+def _known_runner(command: _R, topic: str, runners: Collection[str]) -> _R:
+    if runners and command.runner is not None and command.runner not in runners:
+        raise CommandError(topic, f"runner: unknown runner {command.runner!r}")
+    return command
 
 
 def _reject_constant(name: str) -> Any:  # noqa: ANN401 - json's parse_constant hook
@@ -254,10 +358,13 @@ def state_payload(
     connected: bool,
     run_id: str | None,
     suggested_incline_pct: float | None = None,
+    runner: str | None = None,
+    cadence_spm: int | None = None,
 ) -> bytes:
     """The retained `{base}/<device>/state` JSON: the latest reading of one treadmill.
 
     Unknown values are JSON `null`; `suggested_incline_pct` appears only when there is one.
+    `runner` is who runs (or would, if a run started now); `cadence_spm` comes from a footpod.
     """
     state: dict[str, object] = {
         "speed_kmh": _finite(speed_kmh),
@@ -268,6 +375,8 @@ def state_payload(
         "running": running,
         "connected": connected,
         "run_id": run_id,
+        "runner": runner,
+        "cadence_spm": cadence_spm,
     }
     if suggested_incline_pct is not None:
         state["suggested_incline_pct"] = _finite(suggested_incline_pct)
@@ -286,8 +395,9 @@ def prompt_payload(
     disclaimer: str | None,
     suggested_incline_pct: float | None = None,
     urgent: bool = False,
+    runner: str | None = None,
 ) -> bytes:
-    """The `{base}/prompt` JSON for one prompt.
+    """The `{base}/prompt` JSON for one prompt (`runner`: whom it is for).
 
     It carries `event_type` (= `kind`) so Home Assistant's event entity can fire on it.
     `steps` may be strings, mappings or dataclasses (such as `treadwell.rules.model.Step`);
@@ -310,6 +420,7 @@ def prompt_payload(
         "created_at": _iso(created_at),
         "disclaimer": disclaimer,
         "urgent": urgent,
+        "runner": runner,
     }
     if kind == "incline":
         prompt["suggested_incline_pct"] = _finite(suggested_incline_pct)
@@ -329,12 +440,13 @@ def prompt_payload_from(prompt: Prompt) -> bytes:
         disclaimer=prompt.disclaimer,
         suggested_incline_pct=prompt.suggested_incline_pct,
         urgent=prompt.urgent,
+        runner=prompt.runner,
     )
 
 
-def flags_payload_from(flags: Flags) -> bytes:
-    """The retained `{base}/flags` JSON for the rules engine's `Flags`."""
-    return flags_payload(back_pain=flags.back_pain, expires_at=flags.expires_at)
+def flags_payload_from(flags: Flags, *, runner: str | None = None) -> bytes:
+    """The retained flags JSON for the rules engine's `Flags` (and whose they are)."""
+    return flags_payload(back_pain=flags.back_pain, expires_at=flags.expires_at, runner=runner)
 
 
 def run_payload_from(summary: RunSummary, *, treadmill: str | None = None) -> bytes:
@@ -349,10 +461,15 @@ def run_payload_from(summary: RunSummary, *, treadmill: str | None = None) -> by
     return run_payload(fields)
 
 
-def flags_payload(*, back_pain: str, expires_at: datetime | None) -> bytes:
-    """The retained `{base}/flags` JSON, e.g. `{"back_pain": "ache", "expires_at": "..."}`."""
+def flags_payload(
+    *, back_pain: str, expires_at: datetime | None, runner: str | None = None
+) -> bytes:
+    """The retained flags JSON, e.g. `{"back_pain": "ache", "expires_at": "...", "runner": ...}`."""
     expires = None if expires_at is None else _iso(expires_at)
-    return _dump({"back_pain": back_pain, "expires_at": expires})
+    data: dict[str, object] = {"back_pain": back_pain, "expires_at": expires}
+    if runner is not None:
+        data["runner"] = runner
+    return _dump(data)
 
 
 def run_payload(summary: Mapping[str, object] | DataclassInstance) -> bytes:

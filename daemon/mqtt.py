@@ -94,6 +94,7 @@ class BridgeSettings:
         keepalive: MQTT keepalive in seconds.
         allow_insecure_credentials: Allow a password over plain TCP to a non-loopback host.
         devices: Slugs of the configured treadmills (for `{base}/<device>/incline/set`).
+        runners: Slugs of the configured runners (for their command topics).
         max_state_rate_hz: At most this many state messages a second per device.
         backoff_initial_s: First delay before reconnecting.
         backoff_max_s: Cap of the doubling reconnect delay.
@@ -115,13 +116,16 @@ class BridgeSettings:
     keepalive: int = 30
     allow_insecure_credentials: bool = False
     devices: tuple[str, ...] = ("treadmill",)
+    runners: tuple[str, ...] = ()
     max_state_rate_hz: float = 2.0
     backoff_initial_s: float = 1.0
     backoff_max_s: float = 30.0
     ha_online_jitter_s: float = 5.0
 
     @classmethod
-    def from_config(cls, mqtt: MqttSettings, *, devices: tuple[str, ...]) -> BridgeSettings:
+    def from_config(
+        cls, mqtt: MqttSettings, *, devices: tuple[str, ...], runners: tuple[str, ...] = ()
+    ) -> BridgeSettings:
         """Map the daemon's `[mqtt]` configuration onto bridge settings."""
         password = None if mqtt.password is None else mqtt.password.get_secret_value()
         return cls(
@@ -140,6 +144,7 @@ class BridgeSettings:
             keepalive=mqtt.keepalive,
             allow_insecure_credentials=mqtt.allow_insecure_credentials,
             devices=devices,
+            runners=runners,
             max_state_rate_hz=mqtt.max_state_rate_hz,
         )
 
@@ -283,8 +288,8 @@ class MqttBridge:
         """Publish whether a treadmill's link is up (`{base}/<device>/availability`)."""
         self.publish_retained(f"{self._base}/{device_slug}/availability", _status(online=online))
 
-    def publish_prompt(self, message_id: str, payload: bytes) -> None:
-        """Queue a prompt for `{base}/prompt` (QoS 2, in order, each id once).
+    def publish_prompt(self, message_id: str, payload: bytes, *, topic: str | None = None) -> None:
+        """Queue a prompt for `{base}/prompt` or `topic` (QoS 2, in order, each id once).
 
         QoS 2 rather than 1: with it the broker hands a prompt to a subscriber exactly once
         even when the broker restarts mid-delivery (a QoS 1 re-delivery would repeat it).
@@ -293,7 +298,8 @@ class MqttBridge:
         memory and still sent while the daemon runs.
         """
         try:
-            self._outbox.add(message_id, f"{self._base}/prompt", payload, PROMPT_QOS, retain=False)
+            where = topic or f"{self._base}/prompt"
+            self._outbox.add(message_id, where, payload, PROMPT_QOS, retain=False)
         except StateStoreError as exc:
             _LOGGER.error("MQTT: prompt %s kept in memory only: %s", message_id, exc)  # noqa: TRY400
             self._unstored.setdefault(message_id, payload)
@@ -471,7 +477,13 @@ class MqttBridge:
             self.report_error(topic, "retained commands are ignored; publish without retain")
             return
         try:
-            command = parse_command(topic, payload, base=self._base, devices=self._settings.devices)
+            command = parse_command(
+                topic,
+                payload,
+                base=self._base,
+                devices=self._settings.devices,
+                runners=self._settings.runners,
+            )
         except CommandError as exc:
             self.report_error(topic, exc.message)
             return

@@ -57,6 +57,7 @@ def _line(run: RunRecord) -> str:
     parts = [
         f"{run.id:>4}",
         run.started_at.astimezone().strftime("%Y-%m-%d %H:%M"),
+        f"{run.runner:<10}",
         f"{run.treadmill:<12}",
         "   --   " if duration is None else f"{int(duration // 60):>3d}:{int(duration % 60):02d} ",
     ]
@@ -78,6 +79,8 @@ def _json(run: RunRecord) -> str:
     return json.dumps(
         {
             "id": run.id,
+            "run_id": run.run_key,
+            "runner": run.runner,
             "treadmill": run.treadmill,
             "started_at": run.started_at.isoformat(),
             "ended_at": None if run.ended_at is None else run.ended_at.isoformat(),

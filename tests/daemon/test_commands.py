@@ -280,9 +280,9 @@ def test_history_lists_runs_newest_first(tmp_path: Path, env: dict[str, str]) ->
     assert result.code == 0, result.err
     lines = result.out.splitlines()
     assert len(lines) == 2
-    assert lines[0].split() == ["2", "2026-03-02", "07:00", "office", "--", "(open)"]
+    assert lines[0].split() == ["2", "2026-03-02", "07:00", "default", "office", "--", "(open)"]
     assert lines[1].split() == [
-        "1", "2026-03-01", "07:00", "garage", "30:30", "5.20", "km", "10.2", "km/h",
+        "1", "2026-03-01", "07:00", "default", "garage", "30:30", "5.20", "km", "10.2", "km/h",
     ]  # fmt: skip
 
 

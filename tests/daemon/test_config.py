@@ -20,6 +20,7 @@ from treadwell.daemon.config import (
     FootpodSettings,
     MqttSettings,
     RulesSettings,
+    RunnerSettings,
     Settings,
     StrapSettings,
     TreadmillSettings,
@@ -434,12 +435,14 @@ def test_the_example_config_is_valid_and_documents_every_key() -> None:
         TreadmillSettings,
         StrapSettings,
         FootpodSettings,
+        RunnerSettings,
         RulesSettings,
         FlagsSettings,
     ]
+    groups = {"mqtt", "ble", "treadmills", "straps", "footpods", "runners", "rules", "flags"}
     for model in models:
         for name in model.model_fields:
-            if name not in {"mqtt", "ble", "treadmills", "straps", "footpods", "rules", "flags"}:
+            if name not in groups:
                 assert f"{name} = " in EXAMPLE_CONFIG, f"{model.__name__}.{name}"
 
 

@@ -138,7 +138,14 @@ def test_bad_commands_are_rejected_with_a_short_clear_error(
 
 
 def test_command_topics_cover_every_command() -> None:
-    assert command_topics("tw") == ("tw/flags/set", "tw/checkin", "tw/+/incline/set")
+    assert command_topics("tw") == (
+        "tw/flags/set",
+        "tw/checkin",
+        "tw/+/incline/set",
+        "tw/+/runner/set",
+        "tw/runners/+/flags/set",
+        "tw/runners/+/checkin",
+    )
 
 
 @settings(max_examples=300)
@@ -219,6 +226,7 @@ def test_state_payload_carries_every_field_and_nulls_the_unknown() -> None:
         running=True,
         connected=True,
         run_id="run-1",
+        runner="alice",
     )
     assert json.loads(payload) == {
         "speed_kmh": 8.5,
@@ -229,6 +237,8 @@ def test_state_payload_carries_every_field_and_nulls_the_unknown() -> None:
         "running": True,
         "connected": True,
         "run_id": "run-1",
+        "runner": "alice",
+        "cadence_spm": None,
     }
 
 
@@ -277,6 +287,7 @@ def test_prompt_payload_carries_the_event_type_and_the_suggested_incline() -> No
         "created_at": "2026-11-26T08:00:00+01:00",
         "disclaimer": "Not medical advice.",
         "urgent": False,
+        "runner": None,
         "suggested_incline_pct": 2.5,
     }
 
@@ -391,6 +402,7 @@ def test_a_rules_engine_prompt_becomes_prompt_json() -> None:
         "created_at": "2026-11-26T08:00:00+00:00",
         "disclaimer": "Not medical advice.",
         "urgent": True,
+        "runner": None,
     }
 
 
@@ -429,5 +441,7 @@ def test_a_run_summary_becomes_run_json_with_a_prompt_count() -> None:
         "average_hr_bpm": None,
         "max_hr_bpm": None,
         "prompt_ids": ["run-1-warmup", "run-1-incline"],
+        "runner": None,
+        "treadmill": None,
         "prompts_issued": 2,
     }
