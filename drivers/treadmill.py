@@ -530,6 +530,16 @@ class TreadmillLink(BleLink):
             info, quirks=self._quirks, incline_range=rng, notes=(*info.notes, note)
         )
 
+    async def request_control(self) -> None:
+        """Ask for control of the control point now (the probe checks whether it is granted).
+
+        Raises:
+            NotConnectedError: The treadmill is not connected.
+            ControlPointError: The treadmill refused or did not answer in time.
+        """
+        info = self._require_info()
+        await self._control.request_control(self._require_client(), device=info.name)
+
     async def wait_for_incline(self, timeout_s: float) -> bool:
         """Wait until Treadmill Data shows the deck at the incline last set.
 
