@@ -9,6 +9,11 @@ import pytest
 
 from tests.drivers.links import FAST, Recorder, running, target
 from treadwell.daemon.device_memory import DeviceMemory, device_key
+from treadwell.daemon.discovery import (
+    build_diagnostics_component,
+    build_diagnostics_payload,
+    diagnostics_topic,
+)
 from treadwell.drivers.codec.ftms import ControlOp
 from treadwell.drivers.discovery import DeviceKind, DeviceTarget
 from treadwell.drivers.errors import BeltNotRunningError, DeviceNotFoundError
@@ -157,3 +162,21 @@ def test_a_report_from_a_newer_version_is_still_read() -> None:
     data["something_new"] = 1
 
     assert ProbeReport.from_dict(data).name == "A"
+
+
+async def test_diagnostics_for_home_assistant_say_plainly_what_does_not_work(
+    world: VirtualWorld,
+) -> None:
+    await world.add_treadmill(TreadmillConfig(incline_range=None))
+    report = await probe(world.backend)
+
+    key, component = build_diagnostics_component(base="tw", daemon_id="d1", device_slug="deck")
+    payload = build_diagnostics_payload(report.to_dict(), advice(report))
+
+    assert key == "diagnostics"
+    assert component["state_topic"] == diagnostics_topic("tw", "deck") == "tw/deck/diagnostics"
+    assert component["entity_category"] == "diagnostic"
+    assert component["availability"] == [{"topic": "tw/status"}]
+    assert payload["summary"].endswith("no incline control")
+    assert any("no incline control over Bluetooth" in text for text in payload["does_not_work"])
+    assert json.loads(json.dumps(payload))["report"]["name"] == report.name
