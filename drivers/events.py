@@ -92,8 +92,9 @@ class TreadmillReading:
         device: The link's label.
         data: The record.
         heart_rate_source: Where `data.heart_rate_bpm` came from, if it carries one.
-        incline_assumed: The deck never reports its incline (D13); `data.incline_pct` is the
-            last incline the link commanded successfully, not a measurement.
+        incline_assumed: `data.incline_pct` is not a measurement of the deck's position:
+            the deck never reports its incline and this is the last incline the link
+            commanded successfully (D13), or its incline field carries the target (D27).
         distance_estimated: The deck's total distance is stuck at 0 or moves in 10 m steps
             (D26); `data.total_distance_m` is integrated from the reported speed.
     """

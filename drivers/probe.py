@@ -80,6 +80,7 @@ class ProbeReport:
             set_incline_only_while_running=bool(
                 self.learned.get("set_incline_only_while_running", False)
             ),
+            incline_reports_target=bool(self.learned.get("incline_reports_target", False)),
         )
 
 
@@ -97,6 +98,8 @@ def _learned(quirks: Quirks) -> dict[str, Any]:
         out["incline_step_pct"] = quirks.incline_step_pct
     if quirks.set_incline_only_while_running:
         out["set_incline_only_while_running"] = True
+    if quirks.incline_reports_target:
+        out["incline_reports_target"] = True
     return out
 
 

@@ -56,6 +56,8 @@ class Quirks:
         request_control_twice: D7: the deck grants control only at the second Request Control.
         no_start_resume: D23: a Start or Resume on the control point breaks the deck's control
             point or toggles its pause; the link never sends one to it.
+        incline_reports_target: D27: the incline field carries the target, not the deck's
+            position; readings mark their incline as assumed.
     """
 
     speed_in_mph: bool = False
@@ -67,6 +69,7 @@ class Quirks:
     vendor_step_count: bool | None = None
     request_control_twice: bool = False
     no_start_resume: bool = False
+    incline_reports_target: bool = False
 
     def incline_to_raw(self, incline_pct: float) -> int:
         """Convert a real incline in percent to the raw value this model expects on the wire."""
@@ -275,6 +278,13 @@ QUIRKS: tuple[QuirkEntry, ...] = (
         Quirks(),
         "D13: no incline in Treadmill Data: the commanded incline is reported, marked assumed",
         _QZ + " (Schwinn 810, FIT-TM, Mobvoi, Yesoul echo the requested value)",
+    ),
+    QuirkEntry(
+        None,
+        Quirks(),
+        "D27: the incline field reports the target at once, not the deck's position: learned "
+        "from a jump no incline motor makes (over 2.5 % a second), readings marked assumed",
+        "user reports of decks whose incline reading leads the deck",
     ),
     QuirkEntry(
         None,

@@ -102,6 +102,9 @@ _CONFIRM_TOLERANCE_PCT = 0.05
 _CONTROL_LOST = (MachineStatusOp.CONTROL_PERMISSION_LOST, MachineStatusOp.RESET)
 _BELT_STOPPED = (MachineStatusOp.STOPPED_OR_PAUSED, MachineStatusOp.STOPPED_BY_SAFETY_KEY)
 _WHOLE_STEP_PCT = 1.0
+# No incline motor moves this fast: a bigger jump between two records is a reported target.
+_TARGET_JUMP_MIN_PCT = 2.0
+_MOTOR_MAX_PCT_PER_S = 2.5
 
 
 class TreadmillLink(BleLink):
@@ -154,6 +157,7 @@ class TreadmillLink(BleLink):
         self._belt_running = False
         self._belt_started = asyncio.Event()
         self._commanded_incline: float | None = None
+        self._last_incline_t: float | None = None
         self._distance = DistanceEstimator()
         self._last_incline_pct: float | None = None
         self._incline_target: float | None = None
@@ -191,6 +195,7 @@ class TreadmillLink(BleLink):
         self._control.configure(self._quirks)
         self._distance.reset()
         self._commanded_incline = None
+        self._last_incline_t = None
         info = await self._read_info(client, device)
         self._info = info
         for note in info.notes:
@@ -304,16 +309,18 @@ class TreadmillLink(BleLink):
         return record
 
     def _publish(self, record: TreadmillData) -> None:
+        now = asyncio.get_running_loop().time()
         if record.speed_kmh is not None:
             self._set_belt(running=record.speed_kmh > 0)
         if record.incline_pct is not None:
+            self._watch_incline_jump(record.incline_pct, now)
             self._last_incline_pct = record.incline_pct
-        assumed = record.incline_pct is None and self._commanded_incline is not None
-        if assumed:
+            self._last_incline_t = now
+        echoed = record.incline_pct is None and self._commanded_incline is not None
+        if echoed:
             record = dataclasses.replace(record, incline_pct=self._commanded_incline)
-        estimate = self._distance.feed(
-            asyncio.get_running_loop().time(), record.speed_kmh, record.total_distance_m
-        )
+        assumed = echoed or (record.incline_pct is not None and self._quirks.incline_reports_target)
+        estimate = self._distance.feed(now, record.speed_kmh, record.total_distance_m)
         if estimate.estimated:
             record = dataclasses.replace(record, total_distance_m=estimate.total_m)
         source = HeartRateSource.TREADMILL if record.heart_rate_bpm else None
@@ -328,7 +335,7 @@ class TreadmillLink(BleLink):
         )
         target = self._incline_target
         if (
-            not assumed
+            (not assumed or self._quirks.incline_reports_target)
             and target is not None
             and record.incline_pct is not None
             and abs(record.incline_pct - target) <= _CONFIRM_TOLERANCE_PCT
@@ -336,6 +343,19 @@ class TreadmillLink(BleLink):
             self._incline_target = None
             self._incline_reached.set()
             self._emit(InclineConfirmed(self._label, target))
+
+    def _watch_incline_jump(self, incline_pct: float, now: float) -> None:
+        previous, since = self._last_incline_pct, self._last_incline_t
+        if self._quirks.incline_reports_target or previous is None or since is None:
+            return
+        jump = abs(incline_pct - previous)
+        if jump >= _TARGET_JUMP_MIN_PCT and jump > _MOTOR_MAX_PCT_PER_S * max(now - since, 1e-3):
+            name = self._info.name if self._info is not None else self._label
+            self._learn(
+                reports_target=True,
+                note=f"{name}'s incline reading jumped {jump:g} % at once: it reports the "
+                "target, not the deck's position, so readings mark their incline as assumed",
+            )
 
     def _on_machine_status(self, _char: BleakGATTCharacteristic, data: bytearray) -> None:
         try:
@@ -505,7 +525,12 @@ class TreadmillLink(BleLink):
         return target
 
     def _learn(
-        self, *, note: str, step_pct: float | None = None, only_while_running: bool = False
+        self,
+        *,
+        note: str,
+        step_pct: float | None = None,
+        only_while_running: bool = False,
+        reports_target: bool = False,
     ) -> None:
         """Keep a deviation learned from the deck's answer, for this and later connections."""
         _LOGGER.warning("%s: %s", self._label, note)
@@ -516,6 +541,7 @@ class TreadmillLink(BleLink):
             set_incline_only_while_running=(
                 only_while_running or learned.set_incline_only_while_running
             ),
+            incline_reports_target=reports_target or learned.incline_reports_target,
         )
         self._learned_notes.append(note)
         self._quirks = _merge(self._quirks, self._learned)
@@ -615,6 +641,7 @@ def _merge(table: Quirks, learned: Quirks) -> Quirks:
         set_incline_only_while_running=(
             table.set_incline_only_while_running or learned.set_incline_only_while_running
         ),
+        incline_reports_target=table.incline_reports_target or learned.incline_reports_target,
     )
 
 

@@ -15,7 +15,7 @@ and the control-point misbehaviours of docs/quirks.md: control granted at the se
 only (D7), answers as notifications (D24), Start/Resume that breaks the control point and
 pauses the belt (D23), half steps refused although the range offers them (D8), a negative
 target read as unsigned (D25), no incline in Treadmill Data (D13), silence instead of speed 0,
-and distance stuck at 0 or in 10 m steps (D26).
+distance stuck at 0 or in 10 m steps (D26), and an incline field carrying the target (D27).
 """
 
 from __future__ import annotations
@@ -140,6 +140,8 @@ class TreadmillConfig:
             of reporting speed 0.
         distance_step_m: D26: 0 keeps the reported distance at 0; 10 reports whole tens of
             metres; None reports it to the metre.
+        incline_reports_target: D27: the incline field carries the target, not the deck's
+            position.
     """
 
     name: str = "Treadwell Virtual Treadmill"
@@ -166,6 +168,7 @@ class TreadmillConfig:
     report_incline: bool = True
     silent_when_stopped: bool = False
     distance_step_m: int | None = None
+    incline_reports_target: bool = False
 
 
 def _on_grid(value: float, low: float, high: float, step: float) -> bool:
@@ -350,7 +353,8 @@ class VirtualTreadmill(VirtualPeripheral):
         if self.config.distance_step_m is not None:
             step = self.config.distance_step_m
             distance = distance // step * step if step > 0 else 0
-        incline = round(self.incline_pct, 1) if self.config.report_incline else None
+        shown = self.target_incline_pct if self.config.incline_reports_target else self.incline_pct
+        incline = round(shown, 1) if self.config.report_incline else None
         return TreadmillData(
             speed_kmh=round(self.speed_kmh * scale, 2),
             average_speed_kmh=when(MachineFeature.AVERAGE_SPEED, round(average, 2)),

@@ -252,12 +252,32 @@ async def test_deck_that_never_reports_incline_shows_the_commanded_one_as_assume
 
 
 async def test_deck_reporting_incline_is_never_marked_assumed(world: VirtualWorld) -> None:
-    async with rig_for(world, TreadmillConfig(incline_rate_pct_per_s=10.0)) as rig:
+    async with rig_for(world, TreadmillConfig(incline_rate_pct_per_s=2.0)) as rig:
         await rig.link.set_incline(3.0, limits=LIMITS)
         await rig.link.wait_for_incline(30.0)
         reading = await rig.recorder.wait_for(TreadmillReading, after=rig.recorder.mark())
 
     assert (reading.data.incline_pct, reading.incline_assumed) == (3.0, False)
+
+
+async def test_deck_reporting_its_target_as_position_is_learned_and_marked_assumed(
+    world: VirtualWorld,
+) -> None:
+    config = TreadmillConfig(incline_reports_target=True, incline_rate_pct_per_s=0.5)
+    async with rig_for(world, config) as rig:
+        before = await rig.recorder.wait_for(TreadmillReading, after=rig.recorder.mark())
+        await rig.link.set_incline(6.0, limits=LIMITS)
+        jumped = await rig.recorder.wait_for(
+            TreadmillReading, lambda r: r.data.incline_pct == 6.0, after=rig.recorder.mark()
+        )
+        deck_position = rig.treadmill.incline_pct
+
+    assert not before.incline_assumed
+    assert jumped.incline_assumed
+    assert deck_position < 6.0  # the deck itself is still on its way
+    assert rig.link.learned.incline_reports_target
+    assert rig.link.info is not None
+    assert any("reports the target" in note for note in rig.link.info.notes)
 
 
 @pytest.mark.parametrize("step_m", [0, 10])
