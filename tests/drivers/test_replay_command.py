@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import subprocess
 import sys
@@ -14,7 +15,10 @@ import pytest
 from tests.support.mqtt_client import subscriber
 from treadwell.daemon.commands.replay import serve_replay
 from treadwell.daemon.config import Settings
+from treadwell.drivers.capture import record
 from treadwell.drivers.virtual.replay import load_any
+from treadwell.drivers.virtual.treadmill import TreadmillConfig
+from treadwell.drivers.virtual.world import VirtualWorld
 
 if TYPE_CHECKING:
     from tests.support.mosquitto import Mosquitto
@@ -91,6 +95,46 @@ async def test_capture_replayed_under_the_daemon_publishes_its_readings(
                     for s in sub.json_on("rp/deck/state")
                 ),
                 "a state with the captured speed",
+                timeout=60,
+            )
+        finally:
+            stop.set()
+            async with asyncio.timeout(30):
+                assert await task == 0
+
+
+@pytest.mark.mqtt
+async def test_capture_then_replay_then_daemon_end_to_end(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    # 1. Capture a deck (here a virtual one at 7.5 km/h and 3 % incline).
+    async with VirtualWorld() as world:
+        treadmill = await world.add_treadmill(TreadmillConfig(name="Home Deck"))
+        treadmill.set_belt(7.5)
+        treadmill.set_incline_by_console(3.0)
+        treadmill.incline_pct = 3.0
+        out = io.StringIO()
+        await record(out, backend=world.backend, device="Home Deck", seconds=8)
+    path = tmp_path / "home.jsonl"
+    path.write_text(out.getvalue())
+
+    # 2. Replay the file under the daemon: its readings reach MQTT as the deck sent them.
+    settings = Settings(
+        mqtt={"host": mosquitto.host, "port": mosquitto.port, "base_topic": "e2e"},
+        ble={"backend": "virtual"},
+        treadmills=[{"name": "deck"}],
+        state_dir=tmp_path / "state",
+    )
+    stop = asyncio.Event()
+    async with subscriber(mosquitto, "e2e/deck/state") as sub:
+        task = asyncio.create_task(serve_replay(settings, load_any(path), stop))
+        try:
+            await sub.wait_for(
+                lambda _m: any(
+                    s.get("speed_kmh") == 7.5 and s.get("incline_pct") == 3.0
+                    for s in sub.json_on("e2e/deck/state")
+                ),
+                "the captured speed and incline",
                 timeout=60,
             )
         finally:
