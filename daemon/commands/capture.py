@@ -83,14 +83,19 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         _say(f"cannot write {path}: {exc}")
         return EXIT_USAGE
+    summary: dict[str, Any] | None = None
     with out:
         try:
             summary = asyncio.run(_capture(args, out))
         except DriverError as exc:
             _say(str(exc))
-            if out.tell():
-                _say(f"what was recorded before that is kept in {path}")
-            return EXIT_FAILED
+        recorded = out.tell() > 0
+    if summary is None:
+        if recorded:
+            _say(f"what was recorded before that is kept in {path}")
+        else:
+            path.unlink(missing_ok=True)  # nothing was recorded: leave no empty file behind
+        return EXIT_FAILED
     _say(f"wrote {path}")
     print(render_summary(summary))  # noqa: T201
     return EXIT_OK

@@ -171,3 +171,14 @@ def test_capture_command_refuses_a_nonsense_duration(tmp_path: Path) -> None:
 
     assert proc.returncode == 2
     assert "--seconds must be more than 0" in proc.stderr
+
+
+def test_capture_command_of_an_absent_device_leaves_no_empty_file(tmp_path: Path) -> None:
+    path = tmp_path / "none.jsonl"
+    proc = treadwell(
+        "capture", "--backend", "virtual", "--device", "Nobody", "--seconds", "2", "-o", str(path)
+    )
+
+    assert proc.returncode == 1
+    assert 'no "Nobody" advertised' in proc.stderr
+    assert not path.exists()
