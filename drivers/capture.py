@@ -362,6 +362,7 @@ async def record(
     control: bool = True,
     scan_timeout_s: float = 20.0,
     progress: Callable[[Progress], None] | None = None,
+    stop: asyncio.Event | None = None,
 ) -> dict[str, Any]:
     """Capture one device to `out` for `seconds` seconds; return the summary record.
 
@@ -374,6 +375,7 @@ async def record(
         control: Run the two harmless control-point procedures on a treadmill.
         scan_timeout_s: How long to look for the device.
         progress: Called about once a second with the counts so far.
+        stop: Set it to end the recording early (Ctrl-C); the summary is still written.
 
     Raises:
         DeviceNotFoundError: The device did not advertise.
@@ -404,19 +406,25 @@ async def record(
         control_char = client.services.get_characteristic(CONTROL_POINT_UUID)
         started = asyncio.get_running_loop().time()
 
+        stopped = stop or asyncio.Event()
+
         async def tick_until(deadline: float) -> None:
             loop = asyncio.get_running_loop()
-            while (now := loop.time()) < deadline:
-                await asyncio.sleep(min(1.0, deadline - now))
+            while not stopped.is_set() and (now := loop.time()) < deadline:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(min(1.0, deadline - now)):
+                        await stopped.wait()
                 counts.elapsed_s = min(loop.time() - started, seconds)
                 if progress is not None:
                     progress(counts)
 
         if control and control_char is not None and "write" in control_char.properties:
             await tick_until(started + min(2.0, seconds / 2))
-            await _probe_control(client, log, answers, counts, facts)
+            if not stopped.is_set():
+                await _probe_control(client, log, answers, counts, facts)
         await tick_until(started + seconds)
-    summary = {"type": "summary", "duration_s": seconds, **facts.summary(counts)}
+        duration = round(min(asyncio.get_running_loop().time() - started, seconds), 3)
+    summary = {"type": "summary", "duration_s": duration, **facts.summary(counts)}
     log.write(summary)
     return summary
 

@@ -5,6 +5,7 @@
 The file (docs/capture-format.md) holds the GATT table, every read, notification, indication
 and control-point write with its answer, each with its time, and ends with a summary of what
 the device supports. Bluetooth addresses are replaced by zeros unless --no-redact is given.
+Ctrl-C ends the recording early and keeps what was recorded, summary included.
 `treadwell replay FILE` serves it back as a virtual device.
 
 With ``--backend virtual`` it records a virtual treadmill running the demo profile, which shows
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -107,7 +109,13 @@ def _progress(counts: Progress) -> None:
 
 
 async def _capture(args: argparse.Namespace, out: TextIO) -> dict[str, Any]:
+    # Ctrl-C (or SIGTERM) ends the recording early; the file still gets its summary.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
     options: dict[str, Any] = {
+        "stop": stop,
         "device": args.device,
         "seconds": args.seconds,
         "redact": not args.no_redact,

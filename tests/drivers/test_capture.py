@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import io
 import json
+import signal
 import subprocess
 import sys
 from typing import TYPE_CHECKING
@@ -182,3 +183,29 @@ def test_capture_command_of_an_absent_device_leaves_no_empty_file(tmp_path: Path
     assert proc.returncode == 1
     assert 'no "Nobody" advertised' in proc.stderr
     assert not path.exists()
+
+
+def test_capture_command_stopped_early_keeps_the_file_with_its_summary(tmp_path: Path) -> None:
+    path = tmp_path / "early.jsonl"
+    command = ["capture", "--backend", "virtual", "--seconds", "600", "-o", str(path)]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "treadwell.daemon", *command],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:  # wait for real progress before interrupting
+            if "notifications 3" in line:
+                break
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+
+    assert proc.returncode == 0, err
+    capture = load(path)
+    assert capture.summary is not None
+    assert 0 < capture.summary["duration_s"] < 600
+    assert json.loads(out)["counts"]["2acd"] >= 3
