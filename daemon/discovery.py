@@ -297,3 +297,33 @@ def build_diagnostics_payload(
         "notes": [text for mark, text in advice if mark == "note"],
         "report": report,
     }
+
+
+def build_diagnostics_discovery(
+    *,
+    base: str,
+    discovery_prefix: str,
+    daemon_id: str,
+    device_slug: str,
+    device_name: str,
+    sw_version: str,
+) -> tuple[str, dict[str, Any]]:
+    """A discovery message of its own for the diagnostics sensor, on the treadmill's device.
+
+    It names the same device identifier as `build_device_discovery`, so Home Assistant shows
+    the sensor on the treadmill's device, while the message can be published by
+    `treadwell doctor` without the daemon.
+
+    Returns:
+        The discovery topic and the payload (serialize it as JSON).
+    """
+    object_id = discovery_object_id(daemon_id, device_slug)
+    key, component = build_diagnostics_component(
+        base=base, daemon_id=daemon_id, device_slug=device_slug
+    )
+    payload = {
+        "device": {"identifiers": [object_id], "name": device_name},
+        "origin": {"name": ORIGIN_NAME, "sw_version": sw_version},
+        "components": {key: component},
+    }
+    return f"{discovery_prefix}/device/{object_id}_check/config", payload

@@ -4,11 +4,15 @@
     treadwell doctor --device "F80"
     treadwell doctor --capture f80.jsonl   # explain a capture, replayed as a virtual device
     treadwell doctor --remembered          # what earlier checks found, without connecting
+    treadwell doctor --publish             # and show the result in Home Assistant
 
 It connects Treadwell's own treadmill link, watches the data for a few seconds and tries only
 harmless control (Request Control, and Set Target Inclination to the incline the deck already
 shows; never a speed, never Start). The result is remembered per device in the state
 directory (``devices.json``). Stop the daemon first: a treadmill takes one connection at a time.
+With --publish the result also goes to MQTT, retained, on `{base}/<treadmill>/diagnostics`,
+with a discovery message that adds a diagnostic "Treadmill check" sensor to the first
+configured treadmill's Home Assistant device.
 """
 
 from __future__ import annotations
@@ -16,11 +20,20 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import aiomqtt
+
 from treadwell.daemon.commands.config import add_config_option, err, settings_or_exit_status
+from treadwell.daemon.commands.flags import mqtt_client
 from treadwell.daemon.device_memory import DeviceMemory
+from treadwell.daemon.discovery import (
+    build_diagnostics_discovery,
+    build_diagnostics_payload,
+    diagnostics_topic,
+)
 from treadwell.drivers.backend import BleBackend
 from treadwell.drivers.capture import CaptureError, looks_like_address
 from treadwell.drivers.discovery import DeviceKind, DeviceTarget
@@ -35,6 +48,7 @@ if TYPE_CHECKING:
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+_PUBLISH_TIMEOUT_S = 10.0
 _MARKS = {"ok": "[ok]  ", "no": "[no]  ", "note": "[note]"}
 
 
@@ -68,6 +82,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--remembered", action="store_true", help="show what earlier checks found and exit"
     )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument(
+        "--publish",
+        action="store_true",
+        help="also show the result in Home Assistant: a retained diagnostics message and a "
+        "'Treadmill check' sensor on the first configured treadmill's device",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -102,7 +122,54 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         err(f"treadwell doctor: could not remember the result in {memory.path}: {exc}")
     print(render(report, as_json=args.json))  # noqa: T201
+    if args.publish:
+        return publish_or_exit_status(settings, report)
     return EXIT_OK
+
+
+def publish_or_exit_status(settings: Settings, report: ProbeReport) -> int:
+    """Publish the diagnostics for Home Assistant; 1 with the reason when that fails."""
+    if not settings.treadmills:
+        err("treadwell doctor: --publish needs a treadmill in the configuration")
+        return EXIT_FAILED
+    try:
+        asyncio.run(publish_diagnostics(settings, report))
+    except (aiomqtt.MqttError, OSError) as exc:
+        err(f"treadwell doctor: could not publish to the broker: {exc}")
+        return EXIT_FAILED
+    topic = diagnostics_topic(settings.mqtt.base_topic, settings.treadmills[0].slug)
+    err(f"treadwell doctor: published {topic} (retained)")
+    return EXIT_OK
+
+
+async def publish_diagnostics(settings: Settings, report: ProbeReport) -> None:
+    """Publish the retained diagnostics and their discovery message for the first treadmill."""
+    mqtt = settings.mqtt
+    treadmill = settings.treadmills[0]
+    payload = build_diagnostics_payload(report.to_dict(), advice(report))
+    messages = [(diagnostics_topic(mqtt.base_topic, treadmill.slug), payload)]
+    if mqtt.discovery:
+        messages.append(
+            build_diagnostics_discovery(
+                base=mqtt.base_topic,
+                discovery_prefix=mqtt.discovery_prefix,
+                daemon_id=mqtt.client_id,
+                device_slug=treadmill.slug,
+                device_name=treadmill.name,
+                sw_version=_version(),
+            )
+        )
+    async with mqtt_client(mqtt, timeout_s=_PUBLISH_TIMEOUT_S) as client:
+        for topic, body in messages:
+            data = json.dumps(body, separators=(",", ":")).encode()
+            await client.publish(topic, data, qos=1, retain=True)
+
+
+def _version() -> str:
+    try:
+        return metadata.version("treadwell")
+    except metadata.PackageNotFoundError:
+        return "0.0.0"
 
 
 def target_for(device: str | None, settings: Settings) -> DeviceTarget:

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+import aiomqtt
+import pytest
+
+if TYPE_CHECKING:
+    from tests.support.mosquitto import Mosquitto
 
 CAPTURES = Path(__file__).resolve().parents[1] / "data" / "captures"
 
@@ -66,3 +75,47 @@ def test_doctor_on_a_broken_capture_names_the_line(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "line 1" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.mqtt
+def test_doctor_publishes_diagnostics_home_assistant_shows_on_the_treadmill(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[mqtt]\nhost = "{mosquitto.host}"\nport = {mosquitto.port}\nbase_topic = "dr"\n'
+        'client_id = "home"\n\n[[treadmills]]\nname = "Deck"\n'
+    )
+
+    proc = doctor(
+        tmp_path,
+        "--config",
+        str(config),
+        "--capture",
+        str(CAPTURES / "technogym_myrun"),
+        "--seconds",
+        "2",
+        "--publish",
+    )
+
+    assert proc.returncode == 0, proc.stderr
+    assert "published dr/deck/diagnostics" in proc.stderr
+    retained = asyncio.run(read_retained(mosquitto, "dr/deck/diagnostics", "homeassistant/#"))
+    diagnostics = json.loads(retained["dr/deck/diagnostics"])
+    assert diagnostics["summary"].endswith("no incline control")
+    discovery = json.loads(retained["homeassistant/device/home_deck_check/config"])
+    assert discovery["device"]["identifiers"] == ["home_deck"]
+    assert discovery["components"]["diagnostics"]["state_topic"] == "dr/deck/diagnostics"
+
+
+async def read_retained(broker: Mosquitto, *topics: str) -> dict[str, bytes]:
+    found: dict[str, bytes] = {}
+    async with aiomqtt.Client(broker.host, broker.port) as client:
+        await client.subscribe([(topic, 1) for topic in topics])
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(5):
+                async for message in client.messages:
+                    found[message.topic.value] = bytes(message.payload)
+                    if len(found) >= len(topics):
+                        break
+    return found
