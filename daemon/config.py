@@ -9,6 +9,7 @@ than a silently ignored setting.
 from __future__ import annotations
 
 import contextvars
+import importlib.util
 import ipaddress
 import json
 import re
@@ -107,6 +108,23 @@ def slugify(name: str) -> str:
 
 def _default_client_id() -> str:
     return f"treadwell-{socket.gethostname() or 'host'}"
+
+
+VIRTUAL_MISSING: Final = (
+    "the virtual Bluetooth world needs Bumble, which is not installed: "
+    "pip install 'treadwell[virtual]' (the demo: 'treadwell[demo]')"
+)
+
+
+def virtual_world_available() -> bool:
+    """Whether the optional virtual Bluetooth world (Bumble, `treadwell[virtual]`) is there.
+
+    Only looks for the package: importing it is slow and never needed on real hardware.
+    """
+    try:
+        return importlib.util.find_spec("bumble") is not None
+    except (ImportError, ValueError):  # ValueError: hidden in sys.modules
+        return False
 
 
 class _Model(BaseModel):
@@ -215,6 +233,13 @@ class BleSettings(_Model):
     scan_timeout_s: float = Field(default=10.0, gt=0.0, le=300.0)
     speedup: float = Field(default=1.0, gt=0.0, le=1000.0)
     virtual_profile: Literal["demo", "steady"] = "demo"
+
+    @field_validator("backend")
+    @classmethod
+    def _installed(cls, value: str) -> str:
+        if value == "virtual" and not virtual_world_available():
+            raise ValueError(VIRTUAL_MISSING)
+        return value
 
 
 class _DeviceSettings(_Model):

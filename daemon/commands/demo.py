@@ -7,6 +7,7 @@ import logging
 import sys
 from typing import TYPE_CHECKING
 
+from treadwell.daemon.config import VIRTUAL_MISSING, virtual_world_available
 from treadwell.daemon.logs import setup_logging
 
 if TYPE_CHECKING:
@@ -16,6 +17,8 @@ DEFAULT_SPEEDUP = 40.0
 MAX_SPEEDUP = 1000.0
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
+EXIT_UNAVAILABLE = 69
+"""A part the demo needs is not installed (sysexits.h EX_UNAVAILABLE)."""
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -45,6 +48,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Play the demo and print its run summary."""
+    if not virtual_world_available():
+        sys.stderr.write(f"treadwell demo: {VIRTUAL_MISSING}\n")
+        return EXIT_UNAVAILABLE
     from treadwell.daemon.demo import DemoError, run_demo  # noqa: PLC0415 - heavy imports
 
     if not 0 < args.speedup <= MAX_SPEEDUP:
