@@ -41,18 +41,31 @@ def state(tmp_path: Path) -> Iterator[Path]:
         store.finish_run(first, {"duration_s": 1500.0, "distance_m": 4200.0})
         store.start_run("garage")
     yield directory
+    directory.chmod(0o755)
     for item in [directory, *directory.iterdir()]:
         if os.geteuid() == 0:
-            os.chown(item, 0, 0)
+            os.chown(item, os.getuid(), os.getgid())
         item.chmod(0o755 if item.is_dir() else 0o644)
 
 
-def owned_by_someone_else(directory: Path, dir_mode: int, file_mode: int) -> None:
-    """Hand the state to the daemon's user (as root) or take write access away."""
-    for item in [directory, *directory.iterdir()]:
-        if os.geteuid() == 0:
+def owned_by_someone_else(directory: Path, *, readable: bool) -> None:
+    """Hand the state to the daemon's user (as root), or take the access away (otherwise).
+
+    Readable: the directory and files may be read but not written. Not readable: the
+    directory may not be entered.
+    """
+    root = os.geteuid() == 0
+    if readable:
+        dir_mode, file_mode = (0o755, 0o644) if root else (0o555, 0o444)
+    else:
+        dir_mode, file_mode = (0o700, 0o600) if root else (0o000, 0o000)
+    for item in directory.iterdir():
+        if root:
             os.chown(item, NOBODY, NOBODY)
-        item.chmod(dir_mode if item.is_dir() else file_mode)
+        item.chmod(file_mode)
+    if root:
+        os.chown(directory, NOBODY, NOBODY)
+    directory.chmod(dir_mode)
 
 
 def history(prefix: tuple[str, ...], state: Path) -> subprocess.CompletedProcess[str]:
@@ -70,7 +83,7 @@ def history(prefix: tuple[str, ...], state: Path) -> subprocess.CompletedProcess
 def test_readable_state_of_another_user_is_listed_not_refused_as_read_only(
     prefix: tuple[str, ...], state: Path
 ) -> None:
-    owned_by_someone_else(state, 0o755, 0o644)
+    owned_by_someone_else(state, readable=True)
     before = sorted(p.name for p in state.iterdir())
     result = history(prefix, state)
     assert result.returncode == 0, result.stderr
@@ -86,7 +99,7 @@ def test_readable_state_of_another_user_is_listed_not_refused_as_read_only(
 def test_an_unreadable_state_directory_is_one_clear_line_and_exit_1(
     prefix: tuple[str, ...], state: Path
 ) -> None:
-    owned_by_someone_else(state, 0o700, 0o600)
+    owned_by_someone_else(state, readable=False)
     result = history(prefix, state)
     assert result.returncode == 1
     assert result.stdout == ""
