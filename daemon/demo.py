@@ -465,7 +465,7 @@ async def _play(
             out.write(f"\nThe demo failed: {failure}\n")
             return EXIT_FAILURE
         if halted in finished and ended not in finished:
-            out.write("\n\nDemo interrupted: its topics are cleared on the way out.\n")
+            out.write("\n\nDemo interrupted.\n")
             return EXIT_INTERRUPTED
         if ended not in finished:
             out.write(f"\nThe demo did not finish within {limit:.0f} s: something is wrong.\n")
