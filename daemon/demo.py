@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 import signal
 import socket
 import sys
@@ -67,6 +68,8 @@ _RETRY_MIN_S = 1.0
 _RETRY_MAX_S = 5.0
 _STOP_WAIT_S = 15.0
 _CLEAN_WAIT_S = 10.0
+# The Home Assistant device a demo of an earlier version left, one per process id.
+_OLD_DEMO_DEVICE = re.compile(r"homeassistant/device/treadwell-demo-\d+_treadmill/config")
 
 
 class DemoError(Exception):
@@ -266,9 +269,21 @@ def parse_broker(url: str) -> tuple[str, int]:
 
 
 def _leftover_topics() -> list[str]:
-    """Every retained topic a demo may leave: its own tree and its Home Assistant device."""
+    """Every retained topic a demo may leave: its own tree and Home Assistant devices.
+
+    All device configurations are looked at, but only the demo's own is cleared, with the
+    ones earlier versions left under a per-process id (`treadwell-demo-<pid>_treadmill`).
+    """
+    return [f"{DEMO_BASE_TOPIC}/#", "homeassistant/device/+/config"]
+
+
+def _is_demo_leftover(topic: str) -> bool:
+    if topic.startswith(f"{DEMO_BASE_TOPIC}/"):
+        return True
     object_id = discovery_object_id(DEMO_CLIENT_ID, DEMO_TREADMILL)
-    return [f"{DEMO_BASE_TOPIC}/#", f"homeassistant/device/{object_id}/config"]
+    return topic == f"homeassistant/device/{object_id}/config" or bool(
+        _OLD_DEMO_DEVICE.fullmatch(topic)
+    )
 
 
 async def _reach_broker(host: str, port: int, out: TextIO) -> None:
@@ -317,7 +332,12 @@ async def clear_leftovers(host: str, port: int) -> list[str]:
                 topic = str(message.topic)
                 if topic == marker:
                     break
-                if message.retain and message.payload and topic not in found:
+                if (
+                    message.retain
+                    and message.payload
+                    and _is_demo_leftover(topic)
+                    and topic not in found
+                ):
                     found.append(topic)
         for topic in found:
             await client.publish(topic, b"", qos=1, retain=True)

@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SPEEDUP = "200"
 WAIT_S = 120.0
 DISCOVERY = "homeassistant/device/treadwell-demo_treadmill/config"
+KEPT = {"homeassistant/device/kitchen_scale/config": b'{"device": {}}'}
 
 
 class Demo:
@@ -171,12 +172,15 @@ def test_demos_leave_no_ghost_device_or_retained_state_behind(
     stale = {"speed_kmh": 99.9, "connected": True, "running": True}
     plant(mosquitto, f"{DEMO_BASE_TOPIC}/treadmill/state", json.dumps(stale).encode())
     plant(mosquitto, DISCOVERY, b'{"device": {"name": "stale"}}')
+    # The per-process devices earlier versions left go too; other devices stay.
+    plant(mosquitto, "homeassistant/device/treadwell-demo-4242_treadmill/config", b"{}")
+    plant(mosquitto, "homeassistant/device/kitchen_scale/config", b'{"device": {}}')
     for _ in range(2):
         demo = Demo("--back-pain", "none", "--broker", mosquitto.url)
         demos.append(demo)
         assert demo.wait() == 0, f"{demo.out}\n{demo.stderr()}"
         assert "99.9 km/h" not in demo.out
-        assert retained(mosquitto, f"{DEMO_BASE_TOPIC}/#", "homeassistant/#") == {}
+        assert retained(mosquitto, f"{DEMO_BASE_TOPIC}/#", "homeassistant/#") == KEPT
     # An interrupted demo cleans up too.
     demo = Demo("--broker", mosquitto.url)
     demos.append(demo)
@@ -184,7 +188,7 @@ def test_demos_leave_no_ghost_device_or_retained_state_behind(
     assert DISCOVERY in retained(mosquitto, "homeassistant/#")  # one stable device meanwhile
     demo.proc.send_signal(signal.SIGINT)
     assert demo.wait(timeout=60) == EXIT_INTERRUPTED
-    assert retained(mosquitto, f"{DEMO_BASE_TOPIC}/#", "homeassistant/#") == {}
+    assert retained(mosquitto, f"{DEMO_BASE_TOPIC}/#", "homeassistant/#") == KEPT
 
 
 def test_a_demo_kept_in_a_state_directory_shows_in_history(
