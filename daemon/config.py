@@ -9,7 +9,9 @@ than a silently ignored setting.
 from __future__ import annotations
 
 import contextvars
+import importlib.util
 import ipaddress
+import json
 import re
 import socket
 import tomllib
@@ -17,6 +19,7 @@ from collections.abc import Mapping  # noqa: TC003
 from pathlib import Path  # noqa: TC003 (pydantic needs it at run time)
 from typing import Any, Final, Literal
 
+from anyascii import anyascii
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -42,6 +45,10 @@ EX_CONFIG = 78
 """Exit status for a bad configuration (sysexits.h); the unit's `RestartPreventExitStatus`."""
 
 _TOPIC_FORBIDDEN = re.compile(r"[#+\x00]")
+_TOPIC_CONTROL = re.compile(r"[\x01-\x1f\x7f-\x9f]")
+MAX_NAME_LENGTH: Final = 100
+"""Longest device name: it becomes a Home Assistant device name and part of topics."""
+MAX_TOPIC_LENGTH: Final = 200
 _ADDRESS = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")
 _NAMED_KEY = re.compile(r"^([a-z_][a-z0-9_]*(?:\.[a-z0-9_]+)*): (.+)$", re.DOTALL)
 _LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
@@ -77,20 +84,47 @@ class ConfigError(TreadwellError):
         return "\n".join([head, *(f"  {key}: {message}" for key, message in self.problems)])
 
 
+def _ascii_slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+
+
 def slugify(name: str) -> str:
     """A lower-case `[a-z0-9_]` identifier for a device name, as used in topics and entity ids.
+
+    The ASCII letters and digits of the name make the slug. A name without any (Cyrillic,
+    Greek, CJK, ...) is transliterated to ASCII first, so "Беговая дорожка" becomes
+    "begovaya_dorozhka". Names that already gave a slug keep it unchanged, so topics and the
+    stored history of existing devices do not move.
 
     Args:
         name: The human name, e.g. "Living room treadmill".
 
     Returns:
-        The slug, e.g. "living_room_treadmill" (empty if the name has no letters or digits).
+        The slug, e.g. "living_room_treadmill" (empty if the name has no letters or digits
+        in any script).
     """
-    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+    return _ascii_slug(name) or _ascii_slug(anyascii(name))
 
 
 def _default_client_id() -> str:
     return f"treadwell-{socket.gethostname() or 'host'}"
+
+
+VIRTUAL_MISSING: Final = (
+    "the virtual Bluetooth world needs Bumble, which is not installed: "
+    "pip install 'treadwell[virtual]' (the demo: 'treadwell[demo]')"
+)
+
+
+def virtual_world_available() -> bool:
+    """Whether the optional virtual Bluetooth world (Bumble, `treadwell[virtual]`) is there.
+
+    Only looks for the package: importing it is slow and never needed on real hardware.
+    """
+    try:
+        return importlib.util.find_spec("bumble") is not None
+    except (ImportError, ValueError):  # ValueError: hidden in sys.modules
+        return False
 
 
 class _Model(BaseModel):
@@ -110,9 +144,11 @@ class MqttSettings(_Model):
     certfile: Path | None = None
     keyfile: Path | None = None
     tls_insecure: bool = False
-    base_topic: str = Field(default="treadwell", min_length=1)
+    base_topic: str = Field(default="treadwell", min_length=1, max_length=MAX_TOPIC_LENGTH)
     client_id: str = Field(default_factory=_default_client_id, min_length=1, max_length=128)
-    discovery_prefix: str = Field(default="homeassistant", min_length=1)
+    discovery_prefix: str = Field(
+        default="homeassistant", min_length=1, max_length=MAX_TOPIC_LENGTH
+    )
     discovery: bool = True
     keepalive: int = Field(default=30, ge=5, le=3600)
     allow_insecure_credentials: bool = False
@@ -123,6 +159,10 @@ class MqttSettings(_Model):
     def _plain_topic(cls, value: str) -> str:
         if _TOPIC_FORBIDDEN.search(value):
             raise ValueError("must not contain the MQTT wildcards '+' or '#' (or NUL)")
+        if _TOPIC_CONTROL.search(value):
+            raise ValueError("must not contain control characters")
+        if "$" in value:
+            raise ValueError("must not contain '$' (topics starting with it are the broker's)")
         if value.startswith("/") or value.endswith("/"):
             raise ValueError("must not start or end with '/'")
         if "//" in value:
@@ -163,6 +203,13 @@ class MqttSettings(_Model):
             object.__setattr__(self, "password", SecretStr(text.rstrip("\r\n")))
         if self.certfile is None and self.keyfile is not None:
             raise ValueError("keyfile: needs certfile too")
+        base, prefix = self.base_topic, self.discovery_prefix
+        if base == prefix or base.startswith(f"{prefix}/") or prefix.startswith(f"{base}/"):
+            raise ValueError(
+                f"base_topic: {base!r} overlaps the Home Assistant discovery prefix "
+                f"{prefix!r}: the daemon's status and commands would mix with Home Assistant's "
+                "own topics; choose a base topic outside it (e.g. 'treadwell')"
+            )
         # The same rule as the MQTT bridge's, so `config check` refuses what `run` would.
         sent = "password" if self.password is not None else "username" if self.username else None
         if (
@@ -187,11 +234,18 @@ class BleSettings(_Model):
     speedup: float = Field(default=1.0, gt=0.0, le=1000.0)
     virtual_profile: Literal["demo", "steady"] = "demo"
 
+    @field_validator("backend")
+    @classmethod
+    def _installed(cls, value: str) -> str:
+        if value == "virtual" and not virtual_world_available():
+            raise ValueError(VIRTUAL_MISSING)
+        return value
+
 
 class _DeviceSettings(_Model):
-    name: str = Field(min_length=1)
+    name: str = Field(min_length=1, max_length=MAX_NAME_LENGTH)
     address: str | None = None
-    match_name: str | None = Field(default=None, min_length=1)
+    match_name: str | None = Field(default=None, min_length=1, max_length=MAX_NAME_LENGTH)
 
     @field_validator("name")
     @classmethod
@@ -228,7 +282,7 @@ class TreadmillSettings(_DeviceSettings):
     `max_incline_pct` is the deck's ceiling whoever runs.
     """
 
-    name: str = Field(default="treadmill", min_length=1)
+    name: str = Field(default="treadmill", min_length=1, max_length=MAX_NAME_LENGTH)
     automation_allowed: bool = False
     dashboard_control: bool = True
     max_incline_pct: float = Field(default=3.0, ge=0.0, le=40.0)
@@ -237,13 +291,13 @@ class TreadmillSettings(_DeviceSettings):
 class StrapSettings(_DeviceSettings):
     """One heart-rate strap (Heart Rate service)."""
 
-    name: str = Field(default="strap", min_length=1)
+    name: str = Field(default="strap", min_length=1, max_length=MAX_NAME_LENGTH)
 
 
 class FootpodSettings(_DeviceSettings):
     """One running footpod (Running Speed and Cadence service)."""
 
-    name: str = Field(default="footpod", min_length=1)
+    name: str = Field(default="footpod", min_length=1, max_length=MAX_NAME_LENGTH)
 
 
 DEFAULT_RUNNER: Final = "default"
@@ -294,7 +348,8 @@ class RulesSettings(_Model):
 
     run_start_speed_kmh: float = Field(default=2.0, ge=0.0, le=30.0)
     run_start_s: float = Field(default=5.0, ge=1.0, le=600.0)
-    stop_timeout_s: float = Field(default=120.0, ge=0.0, le=24 * 3600)
+    # 0 would end every run at its first reading: no run could ever start.
+    stop_timeout_s: float = Field(default=120.0, ge=1.0, le=24 * 3600)
     pause_tolerance_s: float = Field(default=600.0, ge=0.0, le=24 * 3600)
     incline_window_min_pct: float = Field(default=2.0, ge=0.0, le=40.0)
     incline_window_max_pct: float = Field(default=3.0, ge=0.0, le=40.0)
@@ -467,6 +522,22 @@ RESERVED_SLUGS: Final = frozenset(
 )
 
 
+class _FileShape(BaseModel):
+    """The TOML file on its own (no other source), for the strict type check."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    mqtt: MqttSettings | None = None
+    ble: BleSettings | None = None
+    treadmills: list[TreadmillSettings] | None = None
+    straps: list[StrapSettings] | None = None
+    footpods: list[FootpodSettings] | None = None
+    rules: RulesSettings | None = None
+    flags: FlagsSettings | None = None
+    state_dir: Path | None = None
+    log_level: str | None = None
+
+
 def _duplicate_slugs(names: Mapping[str, list[object]]) -> list[str]:
     """A "key: message" line for every device name whose slug an earlier device has."""
     seen: dict[str, str] = {}
@@ -510,12 +581,64 @@ def _describe(error: ErrorDetails) -> tuple[str, str]:
         and isinstance(shown, str | int | float | bool)
         and error["type"] != "value_error"
     ):
-        message = f"{message} (got {shown!r})"
+        message = f"{message} (got {_shorten(shown)})"
     named = _NAMED_KEY.match(message)
     if error["type"] == "value_error" and named:
         # A cross-field check that names the key it is about ("treadmills.1.name: ...").
         return ".".join([*loc, named.group(1)]), named.group(2)
     return ".".join(loc) or "(top level)", message
+
+
+def _shorten(value: object) -> str:
+    """`repr(value)`, cut short so a huge value does not flood the output."""
+    if isinstance(value, str) and len(value) > _SHOWN_CHARS:
+        return f"{value[:_SHOWN_CHARS]!r}... ({len(value)} characters)"
+    text = repr(value)
+    return text if len(text) <= _SHOWN_CHARS else f"{text[:_SHOWN_CHARS]}..."
+
+
+_SHOWN_CHARS: Final = 40
+_TOML_TYPE_NAMES: Final[dict[type, str]] = {
+    bool: "the boolean",
+    int: "the whole number",
+    float: "the number",
+    str: "the string",
+    list: "an array",
+    dict: "a table",
+}
+
+
+def _strict_file_problems(data: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Values in the TOML file whose type is wrong, though lax validation would convert them.
+
+    TOML has real booleans and numbers, so `automation_allowed = "yes"`, `port = "1883"` or
+    `tls = 1` are mistakes: converting them silently could change what a setting means (a
+    safety setting above all). The file alone is validated strictly (as JSON, which keeps
+    strings for paths and allows whole numbers where decimals are expected); only type
+    errors are taken from it, the other checks run on the merged settings as usual.
+    Environment variables are text by nature and stay lax.
+    """
+    try:
+        text = json.dumps(data, default=str)
+    except (TypeError, ValueError):
+        return []
+    try:
+        _FileShape.model_validate_json(text, strict=True)
+    except ValidationError as exc:
+        found = []
+        for error in exc.errors(include_url=False):
+            if not str(error["type"]).endswith("_type"):
+                continue
+            loc = ".".join(str(part) for part in error["loc"])
+            value = error.get("input")
+            given = _TOML_TYPE_NAMES.get(type(value), type(value).__name__)
+            wanted = str(error["msg"]).removeprefix("Input should be ")
+            if error["type"] == "bool_type":
+                wanted = "true or false"
+            hint = " (write it without quotes)" if isinstance(value, str) else ""
+            found.append((loc, f"must be {wanted}, not {given} {_shorten(value)}{hint}"))
+        return found
+    return []
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -555,13 +678,18 @@ def load_settings(
         if path.is_file():
             data = _read_toml(path)
     token = _FILE_DATA.set(data)
+    strict = _strict_file_problems(data)
     try:
-        return Settings(**dict(overrides or {}))
+        settings = Settings(**dict(overrides or {}))
     except ValidationError as exc:
         problems = [_describe(error) for error in exc.errors(include_url=False)]
         named = {key for key, _ in problems}
         raw = {**data, **dict(overrides or {})}
         problems += [p for p in _raw_duplicate_slugs(raw) if p[0] not in named]
+        problems += [p for p in strict if p[0] not in named]
         raise ConfigError(problems, path) from exc
     finally:
         _FILE_DATA.reset(token)
+    if strict:
+        raise ConfigError(strict, path)
+    return settings

@@ -43,7 +43,8 @@ tls = false
 tls_insecure = false
 # A user name or password is only sent in clear text to a loopback broker unless this is true.
 allow_insecure_credentials = false
-# Every topic starts with this (no '+', '#', or leading/trailing '/').
+# Every topic starts with this (no '+', '#', '$', control characters or leading/trailing
+# '/'; outside the discovery prefix).
 base_topic = "treadwell"
 # Default: "treadwell-<hostname>". Example:
 # client_id = "treadwell-gym"
@@ -70,8 +71,9 @@ speedup = 1.0
 # One [[treadmills]] table per FTMS treadmill. A treadmill is found by its address,
 # else by its advertised name, else the first FTMS treadmill found is used.
 [[treadmills]]
-# Shown in Home Assistant; its slug ("treadmill") names the MQTT topics. Slugs must be
-# unique among all devices.
+# Shown in Home Assistant (at most 100 characters); its slug ("treadmill") names the MQTT
+# topics. Slugs must be unique among all devices; a name in another script is
+# transliterated ("Беговая" -> "begovaya").
 name = "treadmill"
 # Bluetooth address (example): address = "C8:4F:12:34:56:78"
 # Advertised name (example):   match_name = "FS-A1B2C3"
@@ -82,6 +84,7 @@ automation_allowed = false
 # incline? Still within every limit, and never under a red flag.
 dashboard_control = true
 # The runner's own incline ceiling in percent: nothing above it is suggested or set.
+# 0 means never incline: nothing is suggested or set, and Home Assistant gets no control.
 max_incline_pct = 3.0
 
 # Heart-rate straps, found like treadmills (none by default). Example:
@@ -112,7 +115,7 @@ max_incline_pct = 3.0
 run_start_speed_kmh = 2.0
 # ... for this many seconds before a run starts.
 run_start_s = 5.0
-# A run ends after the belt has been still or silent this long (s).
+# A run ends after the belt has been still or silent this long (s; at least 1).
 stop_timeout_s = 120.0
 # A pause reported by the treadmill itself is kept this long (s).
 pause_tolerance_s = 600.0

@@ -15,6 +15,7 @@ entities use QoS 1 so the broker queues commands for the daemon while it is away
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from typing import Any, Final
@@ -26,8 +27,17 @@ _UNSAFE_ENTITY_ID = re.compile(r"[^a-z0-9]+")
 
 
 def discovery_object_id(daemon_id: str, device_slug: str) -> str:
-    """The `<object_id>` of a treadmill's discovery topic: only `[a-zA-Z0-9_-]`."""
-    return _UNSAFE_ID.sub("_", f"{daemon_id}_{device_slug}").strip("_")
+    """The `<object_id>` of a treadmill's discovery topic: only `[a-zA-Z0-9_-]`.
+
+    A daemon id made only of those characters is used as it is. Any other id is cleaned and
+    gets a short digest of the original, so ids that clean to the same text ("gym.a" and
+    "gym_a") still give distinct topics, device identifiers and unique ids.
+    """
+    safe = _UNSAFE_ID.sub("_", daemon_id)
+    if safe != daemon_id:
+        digest = hashlib.sha256(daemon_id.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+        safe = f"{safe}_{digest}"
+    return _UNSAFE_ID.sub("_", f"{safe}_{device_slug}").strip("_")
 
 
 def entity_slug(unique_id: str) -> str:
@@ -68,10 +78,13 @@ def build_device_discovery(
     Returns:
         The discovery topic and the payload (serialize it as JSON).
 
+        When the range is empty (`incline_max` not above `incline_min`, e.g. a runner's
+        ceiling of 0 %: never incline), there is no target-incline number at all.
+
     Raises:
-        ValueError: If the incline range or step is empty or negative.
+        ValueError: If the incline step is not positive.
     """
-    if not incline_min < incline_max or incline_step <= 0:
+    if incline_step <= 0:
         msg = f"bad incline range {incline_min}..{incline_max} step {incline_step}"
         raise ValueError(msg)
     object_id = discovery_object_id(daemon_id, device_slug)
@@ -114,6 +127,9 @@ def build_device_discovery(
             },
         },
     }
+    if not incline_min < incline_max:
+        # Nothing may be set: offer no control rather than one that every value breaks.
+        del payload["components"]["target_incline"]
     return f"{discovery_prefix}/device/{object_id}/config", payload
 
 

@@ -94,6 +94,7 @@ def test_checkin_publishes_a_valid_command_with_qos_1(
     async def scenario() -> tuple[Result, aiomqtt.Message]:
         async with aiomqtt.Client(mosquitto.host, mosquitto.port) as daemon:
             await daemon.subscribe(f"{base}/checkin", qos=1)
+            await daemon.publish(f"{base}/status", b"online", qos=1, retain=True)
             result = await treadwell(
                 env, "checkin", "--pain", "6", "--kind", "sharp", "--config", str(config)
             )
@@ -109,6 +110,49 @@ def test_checkin_publishes_a_valid_command_with_qos_1(
     assert CheckinCommand.model_validate_json(message.payload) == CheckinCommand(
         pain=6, kind="sharp"
     )
+
+
+@pytest.mark.mqtt
+@pytest.mark.parametrize("status", [None, b"offline"])
+def test_checkin_without_an_online_daemon_fails_and_sends_nothing(
+    mosquitto: Mosquitto, tmp_path: Path, env: dict[str, str], base: str, status: bytes | None
+) -> None:
+    config = config_for(tmp_path, mosquitto.host, mosquitto.port, base)
+
+    async def scenario() -> tuple[Result, list[aiomqtt.Message]]:
+        async with aiomqtt.Client(mosquitto.host, mosquitto.port) as watcher:
+            await watcher.subscribe(f"{base}/checkin", qos=1)
+            if status is not None:
+                await watcher.publish(f"{base}/status", status, qos=1, retain=True)
+            result = await treadwell(
+                env,
+                "checkin",
+                "--pain",
+                "2",
+                "--kind",
+                "ache",
+                "--timeout",
+                "2",
+                "--config",
+                str(config),
+            )
+            # The command has ended: anything it had sent is with the broker by now.
+            await watcher.publish(f"{base}/checkin", b"marker", qos=1)
+            seen = []
+            async with asyncio.timeout(10):
+                async for message in watcher.messages:
+                    if message.payload == b"marker":
+                        break
+                    seen.append(message)
+        return result, seen
+
+    result, seen = run_async(scenario())
+    assert result.code == 1
+    assert result.out == ""
+    assert len(result.err.splitlines()) == 1
+    assert "the daemon is not online" in result.err
+    assert "check-in not sent" in result.err
+    assert seen == []
 
 
 @pytest.mark.parametrize(

@@ -126,12 +126,43 @@ def test_the_target_incline_number_uses_the_given_limits() -> None:
     assert (number["min"], number["max"], number["step"]) == (-3.0, 12.0, 0.1)
 
 
-@pytest.mark.parametrize(
-    ("low", "high", "step"), [(5.0, 5.0, 0.5), (10.0, 0.0, 0.5), (0.0, 15.0, 0.0)]
-)
-def test_an_empty_incline_range_or_step_is_refused(low: float, high: float, step: float) -> None:
+@pytest.mark.parametrize("step", [0.0, -0.5])
+def test_an_incline_step_that_is_not_positive_is_refused(step: float) -> None:
     with pytest.raises(ValueError, match="bad incline range"):
-        build(incline_min=low, incline_max=high, incline_step=step)
+        build(incline_step=step)
+
+
+@pytest.mark.parametrize(("low", "high"), [(0.0, 0.0), (5.0, 5.0), (10.0, 0.0)])
+def test_a_ceiling_that_allows_no_incline_offers_no_target_incline_control(
+    low: float, high: float
+) -> None:
+    # max_incline_pct = 0 means "never incline": the device is still announced, without
+    # a number a dashboard could use to set one.
+    topic, payload = build(incline_min=low, incline_max=high)
+    assert topic == "homeassistant/device/treadwell-gym_treadmill/config"
+    assert "target_incline" not in payload["components"]
+    assert {"speed", "incline", "back_pain", "prompt"} <= set(payload["components"])
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [("gym.a", "gym_a"), ("gym a", "gym_a"), ("gym/a", "gym.a"), ("Gym", "gym")],
+)
+def test_client_ids_that_clean_to_the_same_text_get_distinct_discovery_ids(
+    first: str, second: str
+) -> None:
+    topic_a, payload_a = build(daemon_id=first)
+    topic_b, payload_b = build(daemon_id=second)
+    assert topic_a != topic_b
+    assert payload_a["device"]["identifiers"] != payload_b["device"]["identifiers"]
+    ids_a = {c["unique_id"] for c in payload_a["components"].values()}
+    ids_b = {c["unique_id"] for c in payload_b["components"].values()}
+    assert not ids_a & ids_b
+
+
+def test_a_clean_client_id_keeps_its_discovery_id() -> None:
+    # Ids made of [a-zA-Z0-9_-] are used as they are, so existing devices do not move.
+    assert discovery_object_id("treadwell-gym_1", "treadmill") == "treadwell-gym_1_treadmill"
 
 
 @pytest.mark.parametrize("option", ["auto", "alice", "bob"])
