@@ -109,7 +109,7 @@ class TreadmillChannel:
 
 
 def status_event(status: MachineStatus) -> rules_events.Event | None:
-    """Console start, stop and pause as run events (FTMS.md §6: 0x02 tells pause from stop)."""
+    """Console start, stop and pause as run events (docs/ftms.md §6: 0x02 tells pause from stop)."""
     if status.op == MachineStatusOp.STARTED_OR_RESUMED:
         return rules_events.MachineStarted()
     if status.op == MachineStatusOp.STOPPED_OR_PAUSED:

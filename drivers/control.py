@@ -1,4 +1,4 @@
-"""I/O. The Fitness Machine Control Point procedure (FTMS.md §7.3), one request at a time.
+"""I/O. The Fitness Machine Control Point procedure (docs/ftms.md §7.3), one request at a time.
 
 A procedure is: write the request with response, then wait for the treadmill's ``0x80``
 indication naming the same op code. Requests are serialised behind a lock because a treadmill
@@ -210,7 +210,7 @@ class ControlPoint:
 
 
 async def _write_with_busy_retry(client: BleakClient, payload: bytes) -> None:
-    # FTMS.md §7.3: the server ends a procedure only once our confirmation of its indication
+    # docs/ftms.md §7.3: the server ends a procedure only once our confirmation of its indication
     # arrived; a write that races it gets ATT 0xFE and is not queued, so wait and write again.
     for attempt in range(_BUSY_RETRIES + 1):
         try:

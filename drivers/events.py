@@ -40,7 +40,7 @@ class TreadmillInfo:
         name: The advertised name.
         address: The Bluetooth address.
         features: Fitness Machine Feature, with target bits dropped whose range
-            characteristic is missing (FTMS.md §2).
+            characteristic is missing (docs/ftms.md §2).
         speed_range: Supported Speed Range in km/h, or None when not readable.
         incline_range: Supported Inclination Range in percent (quirks applied), or None.
         can_set_incline: Whether incline can be set over the control point.
@@ -148,7 +148,7 @@ class ControlStateChanged:
 
 @dataclass(frozen=True, slots=True)
 class InclineConfirmed:
-    """Treadmill Data showed the deck at an incline we set (FTMS.md §7.4 step 5)."""
+    """Treadmill Data showed the deck at an incline we set (docs/ftms.md §7.4 step 5)."""
 
     device: str
     incline_pct: float

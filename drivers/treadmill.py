@@ -1,6 +1,6 @@
 """I/O. The FTMS treadmill link: readings in, incline (and, only on request, speed) out.
 
-On each connection (FTMS.md §7.4) the link reads Fitness Machine Feature and the supported
+On each connection (docs/ftms.md §7.4) the link reads Fitness Machine Feature and the supported
 ranges, then subscribes in the order status, training status, control point (indications),
 treadmill data last. Treadmill Data packets are reassembled into records (§3.4), converted with
 the model's quirks and reported as `TreadmillReading` events.
@@ -8,7 +8,7 @@ the model's quirks and reported as `TreadmillReading` events.
 Control (§7.3) goes through `control.ControlPoint`: one procedure at a time, written with
 response, answered by a ``0x80`` indication awaited with a timeout, every result code a typed
 error. Control is requested before the first command and again after a Reset or "control
-permission lost" (lazily, on the next command: FTMS.md §6 says not to fight for it), and
+permission lost" (lazily, on the next command: docs/ftms.md §6 says not to fight for it), and
 eagerly after a reconnect once we have held it. Requested inclines are snapped to the deck's
 range and step and to the runner's limits, and confirmed from later Treadmill Data. The link
 never sends a speed change by itself: only an explicit `set_speed` call does.
@@ -233,7 +233,7 @@ class TreadmillLink(BleLink):
         settled = settle_incline(self._quirks, reported, name=name)
         self._quirks = settled.quirks
         incline_range = settled.incline_range
-        # FTMS.md §2: a target bit whose range characteristic is missing cannot be used.
+        # docs/ftms.md §2: a target bit whose range characteristic is missing cannot be used.
         if speed_range is None:
             targets &= ~TargetSetting.SPEED
         if incline_range is None:
@@ -364,7 +364,7 @@ class TreadmillLink(BleLink):
             _LOGGER.warning("%s: skipped a bad Machine Status packet: %s", self._label, exc)
             return
         if status.op in _CONTROL_LOST:
-            # FTMS.md §6: do not fight for control; the next command asks for it again.
+            # docs/ftms.md §6: do not fight for control; the next command asks for it again.
             self._control.set_granted(granted=False)
         elif status.op == MachineStatusOp.STARTED_OR_RESUMED:
             self._set_belt(running=True)

@@ -1,14 +1,14 @@
 """I/O. A virtual FTMS treadmill: a Bumble GATT server with a belt, a deck and a console.
 
-It serves the Fitness Machine Service (FTMS.md §1.2): Feature, Treadmill Data, Training Status,
+It serves the Fitness Machine Service (docs/ftms.md §1.2): Feature, Treadmill Data, Training Status,
 the speed and inclination ranges, the Control Point and Machine Status. The control point
-follows FTMS.md §7.3: a write is refused with ATT error 0xFD unless indications are on, a write
+follows docs/ftms.md §7.3: a write is refused with ATT error 0xFD unless indications are on, a write
 while a procedure is pending gets 0xFE, Request Control must succeed first, and the 0x80
 response is indicated from a separate task after the Write Response went out (quirk 6). Status
 changes the control point caused are notified to the other clients only (FTMS §4.17.1); console
 actions are notified to everyone.
 
-Fault and quirk modes (`TreadmillConfig` and attributes) reproduce deviations from FTMS.md §10:
+Fault and quirk modes (`TreadmillConfig` and attributes) reproduce deviations from docs/ftms.md §10:
 truncated packets (D1), split records (D2), mph units (D4), sets refused while the belt is
 stopped (D11), plus garbage bytes, lost control, slow or missing indications and link loss,
 and the control-point misbehaviours of docs/quirks.md: control granted at the second request
@@ -80,10 +80,10 @@ if TYPE_CHECKING:
 
 KM_PER_MILE = 1.609344
 _V = TypeVar("_V")
-# FTMS service data (FTMS.md §1.1): "available", machine type bit 0 = treadmill.
+# FTMS service data (docs/ftms.md §1.1): "available", machine type bit 0 = treadmill.
 _SERVICE_DATA = bytes([0x01, 0x01, 0x00])
 _NOTIFY_MAX_PAYLOAD = 20
-# ATT error codes the control point answers with (FTMS.md §7.3).
+# ATT error codes the control point answers with (docs/ftms.md §7.3).
 _ATT_CCCD_IMPROPER = 0xFD
 _ATT_PROCEDURE_IN_PROGRESS = 0xFE
 _ATT_INVALID_LENGTH = 0x0D
@@ -111,8 +111,8 @@ class TreadmillConfig:
     Attributes:
         name: Advertised local name.
         address: Random static address, or None to let the world assign one.
-        features: Fitness Machine Feature bits (FTMS.md §2.1).
-        targets: Target Setting bits (FTMS.md §2.2).
+        features: Fitness Machine Feature bits (docs/ftms.md §2.1).
+        targets: Target Setting bits (docs/ftms.md §2.2).
         speed_range: The Supported Speed Range it serves and enforces.
         incline_range: The Supported Inclination Range, or None for "no 0x2AD5" (D16).
         advertise_service_data: False advertises the service UUID only (D15).
@@ -467,7 +467,7 @@ class VirtualTreadmill(VirtualPeripheral):
     # -- control point ------------------------------------------------------------------------
 
     def on_link_lost(self, connection: Connection) -> None:
-        """Control ends with the link of the client that held it (FTMS.md §7.3)."""
+        """Control ends with the link of the client that held it (docs/ftms.md §7.3)."""
         self._pending.discard(connection)
         self._asked_control.discard(connection)
         if connection is self._controller_link:

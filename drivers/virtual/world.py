@@ -7,7 +7,7 @@
             ...
 
 Build the world inside the loop that uses it: Bumble's controllers bind the running loop when
-they are created (VIRTUAL_BLE.md quirk 1). Closing the world powers every device off and awaits
+they are created (docs/virtual-ble.md quirk 1). Closing the world powers every device off and awaits
 every task it started, so none outlives it.
 """
 

@@ -55,12 +55,12 @@ async def test_a_deck_that_falls_silent_instead_of_stopping_ends_the_run(
                 treadmill.running, treadmill.speed_kmh = False, 0.0
                 channel = daemon.channels["deck"]
                 async with asyncio.timeout(120):
-                    while channel.engine.running:
+                    while daemon.house.slot("deck").engine.running:
                         await asyncio.sleep(0.1)
             finally:
                 stop.set()
                 async with asyncio.timeout(30):
                     await task
 
-    assert channel.engine.run_id is None
+    assert daemon.house.slot("deck").engine.run_id is None
     assert channel.connected
