@@ -17,10 +17,23 @@ leg means stop running until a provider has seen it (`BackPain.RED`).
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
-from treadwell.rules.model import BackPain, PainKind
+from treadwell.rules import catalogue, recovery
+from treadwell.rules.model import BackPain, PainKind, Prompt, PromptKind
 
-__all__ = ["CheckinEntry", "add_run", "level", "most_serious", "painful_runs", "record_checkin"]
+if TYPE_CHECKING:
+    from datetime import datetime
+
+__all__ = [
+    "CheckinEntry",
+    "add_run",
+    "level",
+    "most_serious",
+    "painful_runs",
+    "record_checkin",
+    "red_flag_prompt",
+]
 
 # From the least to the most serious: the one a history entry keeps when several are named.
 _SERIOUSNESS = (PainKind.NONE, PainKind.ACHE, PainKind.NIGHT, PainKind.RADIATING, PainKind.SHARP)
@@ -77,3 +90,24 @@ def level(pain: int, kinds: frozenset[PainKind], severe_pain: int) -> BackPain |
     if {PainKind.SHARP, PainKind.RADIATING} <= kinds and pain >= severe_pain:
         return BackPain.RED
     return BackPain.CHECK
+
+
+def red_flag_prompt(
+    flag: BackPain, run_id: str | None, n: int, now: datetime, *, from_checkin: bool
+) -> Prompt | None:
+    """The prompt for a red flag: "stop running" for `RED`, "get it checked" for `CHECK`.
+
+    Its id is `"{owner}:{kind}"` (`":{n}"` appended for n > 1), the owner being the run, or
+    `checkin-<time>` outside any run. Other flags have no such prompt (None).
+    """
+    if flag is BackPain.RED:
+        kind, text, urgent = PromptKind.STOP_RUNNING, catalogue.stop_running, True
+    elif flag is BackPain.CHECK:
+        kind, text, urgent = PromptKind.GET_CHECKED, catalogue.get_checked, False
+    else:
+        return None
+    owner = run_id or "checkin-" + now.strftime("%Y%m%dT%H%M%SZ")
+    prompt_id = f"{owner}:{kind}" + (f":{n}" if n > 1 else "")
+    return recovery.make_prompt(
+        prompt_id, kind, text(from_checkin=from_checkin), run_id, now, urgent=urgent
+    )

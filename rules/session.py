@@ -31,6 +31,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from treadwell.rules.actions import RunSummary
+
 if TYPE_CHECKING:
     from treadwell.rules.model import Reading, RulesConfig
 
@@ -46,6 +48,7 @@ __all__ = [
     "record",
     "run_id_for",
     "signal_for",
+    "summarize",
     "timeout_signal",
 ]
 
@@ -193,7 +196,9 @@ def advance(session: Session, signal: Signal, now: datetime) -> tuple[Session, C
     # RUNNING
     if session.phase is Phase.STARTING:
         start = session.since or now
-        run = Run(run_id_for(start), start, last_reading_at=now)
+        # The belt has been moving since `start`: that time is the run's too.
+        lead = RunStats(moving_s=(now - start).total_seconds())
+        run = Run(run_id_for(start), start, last_reading_at=now, stats=lead)
         return Session(Phase.RUNNING, last_moving_at=now, run=run), Change.STARTED
     last_moving = now if moving or signal is Signal.RESUME else session.last_moving_at
     return replace(session, phase=target, since=None, last_moving_at=last_moving), Change.NONE
@@ -246,3 +251,32 @@ def _distance_delta(stats: RunStats, reading: Reading, dt: float) -> float:
     if total is None and stats.last_speed_kmh is not None:
         return stats.last_speed_kmh * dt / 3.6
     return 0.0
+
+
+def summarize(run: Run, ended_at: datetime, prompt_ids: tuple[str, ...]) -> RunSummary:
+    """The summary of a finished run, as the runner saw it.
+
+    `duration_s` is the time the belt was moving (pauses and standing still left out, like a
+    console's clock); `ended_at` is the last moving moment. Figures are rounded to what a
+    display shows: seconds and metres to 0.1, speed to 0.01 km/h, heart rate to 0.1 bpm.
+    """
+    stats = run.stats
+    ended_at = max(ended_at, run.started_at)
+    # Time is credited to the previous reading's speed: never more than start to last moving.
+    moving_s = min(stats.moving_s, (ended_at - run.started_at).total_seconds())
+    moving_h = moving_s / 3600
+    speed = stats.distance_m / 1000 / moving_h if moving_h > 0 else None
+    hr = stats.hr_sum / stats.hr_count if stats.hr_count else None
+    return RunSummary(
+        run_id=run.run_id,
+        started_at=run.started_at,
+        ended_at=ended_at,
+        duration_s=round(moving_s, 1),
+        moving_s=round(moving_s, 1),
+        distance_m=round(stats.distance_m, 1),
+        average_speed_kmh=None if speed is None else round(speed, 2),
+        incline_time_in_window_s=round(stats.in_window_s, 1),
+        average_hr_bpm=None if hr is None else round(hr, 1),
+        max_hr_bpm=stats.hr_max,
+        prompt_ids=prompt_ids,
+    )
