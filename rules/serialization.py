@@ -11,7 +11,8 @@ Older documents are upgraded on load, then checked as strictly:
 - version 1 (before the two red-flag levels, the warm-up offer and the stride cue): a stored
   `red` flag keeps its meaning (stop running until seen); the heart-rate baseline is dropped
   (version 2 follows heart rate per stretch of steady running, and a new stretch starts with
-  the next reading); the warm-up and stride state start empty.
+  the next reading); the warm-up and stride state start empty; a run in progress has no
+  standing-still time yet.
 """
 
 from __future__ import annotations
@@ -70,6 +71,13 @@ def _upgrade_v1(raw: object) -> object:
     """A version 1 state in the version 2 shape (anything but an object is left to fail)."""
     if not isinstance(raw, dict):
         return raw
+    session = raw.get("session")
+    if isinstance(session, dict):
+        run = session.get("run")
+        if isinstance(run, dict) and isinstance(run.get("stats"), dict):
+            # Version 1 did not track standing still: none is known for the run so far.
+            stats = {**run["stats"], "stopped_s": 0.0, "still_since": None}
+            raw = {**raw, "session": {**session, "run": {**run, "stats": stats}}}
     return {
         **raw,
         "form": _encode(FormState()),

@@ -99,10 +99,11 @@ def test_a_run_with_pauses_stays_one_run() -> None:
     assert len([a for a in driver.actions if isinstance(a, RunStarted)]) == 1
     summary = _summary(driver).summary
     assert summary.run_id == "run-20261126T221500Z"
-    # The stand-still (605-670 s) and the console pause (1200-1505 s) are not run time;
-    # 10 s of the silent pause are credited to the speed before it.
-    assert summary.duration_s == 1800 - 65 - 305 + 10
-    assert summary.moving_s == summary.duration_s
+    # The stand-still (605-670 s) and the console pause (1201-1505 s) are not run time.
+    assert summary.duration_s == 1800 - 65 - 304
+    assert summary.average_speed_kmh == pytest.approx(8.0, abs=0.1)
+    # Sampled moving time credits up to 10 s of a silent gap to the speed before it.
+    assert summary.duration_s <= summary.moving_s <= summary.duration_s + 10
     assert summary.ended_at == at(1800)
     assert driver.kinds() == [PromptKind.WARMUP, PromptKind.HYDRATION, PromptKind.STRETCH]
 
@@ -278,3 +279,15 @@ def test_a_reading_without_speed_neither_starts_nor_ends_a_run() -> None:
     assert state.session.last_moving_at == at(100)
     assert state.session.run.started_at == at(10)
     assert state.session.run.started_at + timedelta(seconds=90) == at(100)
+
+
+def test_a_console_pause_with_the_belt_reported_still_counts_once() -> None:
+    driver = _driver()
+    driver.belt(0, 600, speed_kmh=8.0)
+    driver.send(601, MachineStopped(paused=True))  # still from 601 ...
+    driver.belt(605, 660, speed_kmh=0.0)  # ... and the treadmill says so as well
+    driver.belt(665, 1200, speed_kmh=8.0)  # ... until here
+    driver.belt(1205, 1400, speed_kmh=0.0)
+    summary = _summary(driver).summary
+    assert summary.duration_s == 1200 - 64
+    assert summary.ended_at == at(1200)

@@ -132,3 +132,23 @@ def test_a_version_1_state_is_checked_as_strictly() -> None:
     del document["state"]["flags"]
     with pytest.raises(StateFormatError, match="missing fields"):
         state_from_json(json.dumps(document), CONFIG)
+
+
+def test_a_version_1_state_between_runs_loads() -> None:
+    document = json.loads(V1.read_text())
+    document["state"]["session"] = {
+        "phase": "idle",
+        "since": None,
+        "last_moving_at": None,
+        "run": None,
+    }
+    restored = state_from_json(json.dumps(document), CONFIG)
+    assert not restored.running
+    assert restored.flags.back_pain is BackPain.RED
+
+
+def test_a_broken_version_1_session_is_refused_with_the_field_named() -> None:
+    document = json.loads(V1.read_text())
+    document["state"]["session"] = "running"
+    with pytest.raises(StateFormatError, match=r"state\.session: expected an object"):
+        state_from_json(json.dumps(document), CONFIG)
