@@ -23,6 +23,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from pydantic_core import PydanticCustomError
 
 from treadwell.drivers.errors import TreadwellError
+from treadwell.rules.events import CheckinReceived
+from treadwell.rules.model import PainKind
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Sequence
@@ -367,6 +369,12 @@ def prompt_payload_from(prompt: Prompt) -> bytes:
         suggested_incline_pct=prompt.suggested_incline_pct,
         urgent=prompt.urgent,
     )
+
+
+def checkin_event_from(command: CheckinCommand) -> CheckinReceived:
+    """The rules engine's check-in for a validated `CheckinCommand`, with every kind named."""
+    first, *others = (PainKind(kind) for kind in command.kinds)
+    return CheckinReceived(command.pain, first, tuple(others))
 
 
 def flags_payload_from(flags: Flags) -> bytes:

@@ -23,10 +23,23 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from treadwell.rules.model import Reading, RulesConfig
 
-__all__ = ["MAX_GAP_S", "StrideCue", "StrideState", "decide", "overstriding", "persisted", "step_m"]
+__all__ = [
+    "MAX_GAP_S",
+    "STEP_WINDOW_S",
+    "StrideCue",
+    "StrideState",
+    "cadence_from_steps",
+    "decide",
+    "overstriding",
+    "persisted",
+    "step_m",
+]
 
 MAX_GAP_S = 10.0
 """Readings further apart than this add no time (the data was missing in between)."""
+
+STEP_WINDOW_S = 5.0
+"""A cadence from step counts needs counts at least this far apart (whole steps are coarse)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,3 +125,21 @@ def persisted(state: StrideState, config: RulesConfig) -> bool:
     if state.measured_s < config.shoe_note_min_s:
         return False
     return state.overstride_s >= config.shoe_note_fraction * state.measured_s
+
+
+def cadence_from_steps(
+    previous: tuple[int, datetime] | None, steps: int, now: datetime
+) -> float | None:
+    """Steps per minute from a treadmill's running step count: the earlier count and now.
+
+    None when there is no earlier count, the counter went back (a new workout), the counts
+    are less than `STEP_WINDOW_S` apart (keep the earlier one and try again) or more than
+    `MAX_GAP_S` (start again from this one).
+    """
+    if previous is None:
+        return None
+    count, at = previous
+    seconds = (now - at).total_seconds()
+    if steps < count or not STEP_WINDOW_S <= seconds <= MAX_GAP_S:
+        return None
+    return (steps - count) * 60 / seconds

@@ -144,3 +144,21 @@ def test_a_run_with_quick_steps_gets_neither() -> None:
     kinds = _run(cadence=170).kinds()
     assert PromptKind.STRIDE not in kinds
     assert PromptKind.SHOES not in kinds
+
+
+@pytest.mark.parametrize(
+    ("previous", "steps", "seconds", "cadence"),
+    [
+        (None, 100, 5, None),
+        ((100, 0), 114, 5, 168.0),
+        ((100, 0), 120, 8, 150.0),
+        ((100, 0), 102, 1, None),  # too close: whole steps are too coarse
+        ((100, 0), 150, 20, None),  # too far apart
+        ((100, 0), 3, 5, None),  # the counter started again
+    ],
+)
+def test_cadence_from_a_treadmills_step_count(
+    previous: tuple[int, float] | None, steps: int, seconds: float, cadence: float | None
+) -> None:
+    before = None if previous is None else (previous[0], at(previous[1]))
+    assert stride.cadence_from_steps(before, steps, at(seconds)) == cadence
