@@ -284,14 +284,17 @@ class Daemon:
             case messages.FlagsSetCommand(back_pain=back_pain, days=days, runner=runner):
                 expires = now + timedelta(days=days) if days else None
                 return household.RunnerFlagSet(runner or default, BackPain(back_pain), expires)
-            case messages.CheckinCommand(pain=pain, kind=kind, runner=runner, run_id=run_id):
+            case messages.CheckinCommand(pain=pain, kinds=kinds, runner=runner, run_id=run_id):
                 who = runner or default
                 about = household.checkin_run(self.house, who, run_id)
                 try:
-                    self._store.add_checkin(pain, kind, at=now, runner=who, run_key=about)
+                    self._store.add_checkin(
+                        pain, ",".join(kinds), at=now, runner=who, run_key=about
+                    )
                 except StateStoreError as exc:
                     _LOGGER.error("state: check-in not stored: %s", exc)  # noqa: TRY400
-                return household.RunnerCheckin(who, pain, PainKind(kind), about)
+                first, *others = (PainKind(kind) for kind in kinds)
+                return household.RunnerCheckin(who, pain, first, about, tuple(others))
             case messages.InclineSetCommand(device=device, incline_pct=incline_pct):
                 return household.InclineRequested(device, incline_pct)
             case messages.RunnerSelectCommand(device=device, runner=runner):

@@ -64,7 +64,7 @@ def _is_loopback(host: str) -> bool:
 # The parsed TOML file for the settings being built (see `load_settings`).
 _FILE_DATA: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("_FILE_DATA")
 
-BackPain = Literal["none", "ache", "red"]
+BackPain = Literal["none", "ache", "check", "red"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 
@@ -365,6 +365,15 @@ class RulesSettings(_Model):
     checkin_after_s: float = Field(default=7200.0, ge=0.0, le=7 * 24 * 3600)
     escalate_painful_runs: int = Field(default=3, ge=1, le=100)
     escalate_window_runs: int = Field(default=5, ge=1, le=100)
+    hr_settle_s: float = Field(default=180.0, ge=0.0, le=3600)
+    severe_pain: int = Field(default=7, ge=1, le=10)
+    warmup_window_s: float = Field(default=1800.0, ge=0.0, le=24 * 3600)
+    stride_min_speed_kmh: float = Field(default=7.0, ge=0.0, le=30.0)
+    overstride_cadence_spm: float = Field(default=150.0, ge=0.0, le=300.0)
+    overstride_step_m: float = Field(default=1.0, ge=0.0, le=5.0)
+    overstride_after_s: float = Field(default=60.0, ge=0.0, le=24 * 3600)
+    shoe_note_fraction: float = Field(default=0.5, gt=0.0, le=1.0)
+    shoe_note_min_s: float = Field(default=300.0, ge=0.0, le=24 * 3600)
     prompt_grace_s: int = Field(default=1800, ge=1, le=7 * 24 * 3600)
 
     @model_validator(mode="after")

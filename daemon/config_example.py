@@ -134,9 +134,11 @@ form_cue_distance_m = 3000.0
 # ... or when the heart rate drifts up this much at a steady pace (bpm); 0 does not
 # watch heart rate.
 hr_drift_bpm = 10
-# When in a run the heart-rate baseline is taken (s), and what speed change (km/h)
-# restarts it.
+# No heart-rate baseline before this point in a run (s); after the belt starts, a
+# speed change larger than steady_speed_tolerance_kmh, an incline change or a pause,
+# heart rate gets hr_settle_s to settle before a new baseline is taken.
 hr_baseline_after_s = 600.0
+hr_settle_s = 180.0
 steady_speed_tolerance_kmh = 0.5
 # After a run: a hydration reminder and a "how is your back?" check-in (s).
 hydration_reminder_after_s = 3600.0
@@ -145,13 +147,31 @@ checkin_after_s = 7200.0
 # see a physical therapist.
 escalate_painful_runs = 3
 escalate_window_runs = 5
+# Check-in pain (0-10) from which sharp pain down the leg means "stop running until
+# seen" rather than "get it checked soon".
+severe_pain = 7
+# A warm-up offered when the treadmill connects or wakes covers a run starting within
+# this time (s).
+warmup_window_s = 1800.0
+# Overstriding, judged at or above stride_min_speed_kmh: fewer steps a minute than
+# overstride_cadence_spm with steps at least overstride_step_m long (m), for
+# overstride_after_s without a break, brings the stride cue (once a run).
+stride_min_speed_kmh = 7.0
+overstride_cadence_spm = 150.0
+overstride_step_m = 1.0
+overstride_after_s = 60.0
+# The note on shoes after a run: overstriding for at least this share of the running
+# time with stride data, over at least shoe_note_min_s (s) of such data.
+shoe_note_fraction = 0.5
+shoe_note_min_s = 300.0
 # A scheduled prompt missed while Treadwell was down still comes if at most this
 # late (s); later ones are dropped and logged.
 prompt_grace_s = 1800
 
 [flags]
 # The back-pain flag to start with when none is stored yet: "none", "ache"
-# (stiffness, ache) or "red" (sharp pain, pain down the leg, night pain).
+# (stiffness, ache), "check" (sharp, shooting or night pain: get it checked soon) or
+# "red" (sharp, severe pain down the leg: stop running until seen).
 back_pain = "none"
 # How many days a flag set from here lasts (example); default: until cleared.
 # days = 7

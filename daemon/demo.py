@@ -175,7 +175,9 @@ def status_line(state: dict[str, Any]) -> str:
 
 
 def _step_text(step: dict[str, Any]) -> str:
-    amount = f"{step['seconds']} s" if step.get("seconds") else str(step.get("reps") or "")
+    seconds, upto = step.get("seconds"), step.get("max_seconds")
+    span = f"{seconds}-{upto}" if upto and upto != seconds else f"{seconds}"
+    amount = f"{span} s" if seconds else str(step.get("reps") or "")
     side = "each side" if step.get("per_side") else ""
     detail = " ".join(part for part in (amount, side) if part)
     return f"{step.get('name', '')}: {detail}" if detail else str(step.get("name", ""))

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 ORIGIN_NAME: Final = "treadwell"
-BACK_PAIN_OPTIONS: Final = ("none", "ache", "red")
+BACK_PAIN_OPTIONS: Final = ("none", "ache", "check", "red")
 _UNSAFE_ID = re.compile(r"[^a-zA-Z0-9_-]+")
 _UNSAFE_ENTITY_ID = re.compile(r"[^a-z0-9]+")
 

@@ -19,9 +19,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
 
 from treadwell.drivers.errors import TreadwellError
+from treadwell.rules.events import CheckinReceived
+from treadwell.rules.model import PainKind
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Sequence
@@ -46,6 +49,9 @@ PROMPT_KINDS: Final = (
     "checkin",
     "see_physio",
     "stop_running",
+    "get_checked",
+    "stride",
+    "shoes",
 )
 """Every prompt kind the rules engine emits (also Home Assistant's `event_types`)."""
 
@@ -72,31 +78,64 @@ class FlagsSetCommand(_Command):
     """Set or clear the back-pain flag (`{base}/flags/set`).
 
     Attributes:
-        back_pain: `none` clears the flag, `ache` and `red` set it.
+        back_pain: `none` clears the flag; `ache` sets the ache flag, `check` the red flag
+            that asks to get the back checked soon, `red` the one that says stop running
+            until seen (its meaning since the first version).
         days: How long the flag lasts; None keeps the configured default.
         runner: Whose flag (a runner's slug); None: the runner the topic names, else the
             default runner.
     """
 
-    back_pain: Literal["none", "ache", "red"]
+    back_pain: Literal["none", "ache", "check", "red"]
     days: Annotated[int, Field(ge=1, le=365)] | None = None
     runner: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+
+
+PainKindName = Literal["none", "ache", "sharp", "radiating", "night"]
 
 
 class CheckinCommand(_Command):
     """A pain check-in (`{base}/checkin`).
 
+    The payload names one kind (`{"pain": 3, "kind": "ache"}`, as always) or several
+    (`{"pain": 8, "kinds": ["sharp", "radiating"]}`); given both, they are joined.
+
     Attributes:
         pain: Pain on a 0-10 scale.
-        kind: What the pain is like.
+        kind: What the pain is like (the first kind named).
+        kinds: Every kind named, in order, without repeats; `kind` is the first.
         runner: Whose back (as for flags).
         run_id: The run it is about; None: the runner's latest run.
     """
 
     pain: Annotated[int, Field(ge=0, le=10)]
-    kind: Literal["none", "ache", "sharp", "radiating", "night"]
+    kind: PainKindName
+    kinds: tuple[PainKindName, ...] = ()
     runner: Annotated[str, Field(min_length=1, max_length=64)] | None = None
     run_id: Annotated[str, Field(min_length=1, max_length=128)] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _join_kinds(cls, data: Any) -> Any:  # noqa: ANN401 - raw input before validation
+        if not isinstance(data, dict):
+            return data
+        if "kinds" not in data:
+            single = data.get("kind")
+            return {**data, "kinds": (single,)} if isinstance(single, str) else data
+        kinds = data["kinds"]
+        if not isinstance(kinds, list | tuple) or not kinds:
+            raise PydanticCustomError("kinds", "kinds must be a non-empty list of pain kinds")
+        named = [data["kind"], *kinds] if "kind" in data else list(kinds)
+        if not all(isinstance(kind, str) for kind in named):
+            raise PydanticCustomError("kinds", "every pain kind must be a string")
+        joined = tuple(dict.fromkeys(named))
+        return {**data, "kind": joined[0], "kinds": joined}
+
+    @model_validator(mode="after")
+    def _none_alone(self) -> CheckinCommand:
+        if "none" in self.kinds and len(self.kinds) > 1:
+            raise PydanticCustomError("kinds", "kind 'none' cannot be combined with other kinds")
+        return self
 
 
 class _InclinePayload(_Command):
@@ -442,6 +481,12 @@ def prompt_payload_from(prompt: Prompt) -> bytes:
         urgent=prompt.urgent,
         runner=prompt.runner,
     )
+
+
+def checkin_event_from(command: CheckinCommand) -> CheckinReceived:
+    """The rules engine's check-in for a validated `CheckinCommand`, with every kind named."""
+    first, *others = (PainKind(kind) for kind in command.kinds)
+    return CheckinReceived(command.pain, first, tuple(others), command.run_id)
 
 
 def flags_payload_from(flags: Flags, *, runner: str | None = None) -> bytes:

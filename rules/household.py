@@ -304,12 +304,16 @@ class RunnerFlagSet:
 
 @dataclass(frozen=True, slots=True)
 class RunnerCheckin:
-    """`runner` answered "how is your back?" about run `run_id` (None: their latest)."""
+    """`runner` answered "how is your back?" about run `run_id` (None: their latest).
+
+    `other_kinds` are further kinds named at once (see `CheckinReceived`).
+    """
 
     runner: str
     pain: int
     kind: PainKind
     run_id: str | None = None
+    other_kinds: tuple[PainKind, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -420,11 +424,14 @@ def _gate(  # noqa: PLR0917 - the request's parts, in the order they are read
     known = state.slot(treadmill).engine.treadmill
     low, high = limits_for(state, treadmill)
     reason: str | None = None
-    if _blocks_incline(state.runner(runner).flags.effective(now)):
-        reason = (
-            f"refused: {runner}'s red back-pain flag is on; "
+    flag = state.runner(runner).flags.effective(now)
+    if _blocks_incline(flag):
+        advice = (
             "stop running and see a healthcare provider"
+            if flag is BackPain.RED
+            else "no incline changes until the back is checked"
         )
+        reason = f"refused: {runner}'s red back-pain flag ({flag}) is on; {advice}"
     elif source is InclineSource.AUTOMATION and not (
         person.automation_allowed and deck.automation_allowed
     ):
@@ -454,7 +461,8 @@ def _gate(  # noqa: PLR0917 - the request's parts, in the order they are read
 
 
 def _blocks_incline(flag: BackPain) -> bool:
-    return flag is BackPain.RED
+    """Either red-flag level: no incline help or change until the back is checked."""
+    return flag.is_red_flag
 
 
 # -- evaluate -------------------------------------------------------------------------------
@@ -479,16 +487,17 @@ def evaluate(
             state = _timer(state, key, now, out)
         case RunnerFlagSet(runner, back_pain, expires_at):
             state = _runner_event(state, runner, FlagSet(back_pain, expires_at), now, out)
-        case RunnerCheckin(runner, pain, kind, run_id):
-            state = _runner_event(state, runner, CheckinReceived(pain, kind, run_id), now, out)
+        case RunnerCheckin(runner, pain, kind, run_id, more):
+            checkin = CheckinReceived(pain, kind, more, run_id)
+            state = _runner_event(state, runner, checkin, now, out)
         case RunnerSelected(treadmill, runner):
             state.slot(treadmill)  # refuse an unknown treadmill
             selected = runner if runner in _names(state.config) else None
             state = _put_slot(state, treadmill, replace(state.slot(treadmill), selected=selected))
         case StrapPresence(runner, present):
-            others = tuple(r for r in state.present if r != runner)
+            rest = tuple(r for r in state.present if r != runner)
             keep = present and runner in _names(state.config)
-            state = replace(state, present=(*others, runner) if keep else others)
+            state = replace(state, present=(*rest, runner) if keep else rest)
         case InclineRequested(treadmill, incline_pct, source):
             run_id = state.slot(treadmill).engine.run_id or ""
             out.append(_gate(state, treadmill, incline_pct, source, run_id, now))

@@ -27,7 +27,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     """Add `--back-pain`, `--speedup`, `--broker`, `--state-dir` and `--log-level`."""
     parser.add_argument(
         "--back-pain",
-        choices=["ache", "none", "red"],
+        choices=["ache", "check", "none", "red"],
         default="ache",
         help="the runner's back-pain flag for the demo run (default: ache)",
     )

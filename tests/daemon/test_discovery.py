@@ -141,7 +141,7 @@ def test_a_ceiling_that_allows_no_incline_offers_no_target_incline_control(
     topic, payload = build(incline_min=low, incline_max=high)
     assert topic == "homeassistant/device/treadwell-gym_treadmill/config"
     assert "target_incline" not in payload["components"]
-    assert {"speed", "incline", "back_pain", "prompt"} <= set(payload["components"])
+    assert {"speed", "incline", "runner"} <= set(payload["components"])
 
 
 @pytest.mark.parametrize(

@@ -167,8 +167,8 @@ def test_a_selection_a_config_no_longer_knows_falls_back_to_the_default() -> Non
 
 def test_a_run_belongs_to_its_runner_until_it_ends() -> None:
     house = House()
-    house.connect(0, "garage")
     house.send(0, RunnerSelected("garage", "bob"))
+    house.connect(0, "garage")  # the warm-up offered now is bob's
     house.belt("garage", 1, 30)
     started = house.actions(RunStarted)
     assert [(r.runner, r.treadmill) for r in started] == [("bob", "garage")]
@@ -232,7 +232,8 @@ def test_a_runner_without_consent_gets_suggestions_only() -> None:
 @pytest.mark.parametrize(
     ("setup", "incline", "reason"),
     [
-        ("red", 2.0, "red back-pain flag"),
+        ("red", 2.0, "red back-pain flag (red)"),
+        ("check", 2.0, "red back-pain flag (check)"),
         ("no-dashboard", 2.0, "dashboard incline control is off"),
         ("disconnected", 2.0, "not connected"),
         ("fixed-deck", 2.0, "cannot set its incline"),
@@ -252,8 +253,8 @@ def test_a_dashboard_request_that_breaks_a_rule_is_refused_with_its_reason(
         floor = 4.0 if setup == "high-floor" else 0.0
         mill = replace(MILL, can_set_incline=setup != "fixed-deck", min_incline_pct=floor)
         house.send(0, TreadmillEvent("garage", TreadmillConnected(mill)))
-    if setup == "red":
-        house.send(0, RunnerFlagSet("alice", BackPain.RED))
+    if setup in {"red", "check"}:
+        house.send(0, RunnerFlagSet("alice", BackPain(setup)))
     (routed,) = [r for r in house.send(1, InclineRequested("garage", incline)) if r.treadmill]
     assert isinstance(routed.action, InclineRefused)
     assert reason in routed.action.reason
@@ -305,7 +306,8 @@ def test_a_red_checkin_raises_the_flag_on_every_run_of_that_runner() -> None:
     house.belt("garage", 1, 30)
     run_id = house.state.slot("garage").engine.run_id
     house.out.clear()
-    house.send(31, RunnerCheckin("alice", 8, PainKind.SHARP))
+    # Sharp, severe and down the leg: the stop level.
+    house.send(31, RunnerCheckin("alice", 8, PainKind.SHARP, None, (PainKind.RADIATING,)))
     assert house.state.runner("alice").flags.back_pain is BackPain.RED
     stops = [p.prompt for p in house.prompts() if p.prompt.kind == "stop_running"]
     assert {p.run_id for p in stops} == {None, run_id}
@@ -411,9 +413,9 @@ def test_loading_drops_what_the_config_no_longer_has_and_starts_new_ones_fresh()
     ("text", "message"),
     [
         ("{", "not valid JSON"),
-        ('{"version": 1}', "version 2"),
-        ('{"version": 2, "runners": []}', "needs 'runners'"),
-        ('{"version": 2, "runners": {}, "treadmills": {"garage": 3}}', "expected an object"),
+        ('{"version": 1}', "version 3"),
+        ('{"version": 3, "runners": []}', "needs 'runners'"),
+        ('{"version": 3, "runners": {}, "treadmills": {"garage": 3}}', "expected an object"),
     ],
 )
 def test_a_damaged_household_state_is_refused(text: str, message: str) -> None:
