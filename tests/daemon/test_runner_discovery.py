@@ -65,10 +65,10 @@ def test_the_runner_has_a_flag_a_checkin_a_last_run_and_prompts() -> None:
     assert components()["last_run"]["state_topic"] == f"{BASE}/runners/alice/run"
 
 
-@pytest.mark.parametrize("option", ["none", "ache", "red"])
+@pytest.mark.parametrize("option", ["none", "ache", "check", "red"])
 def test_the_back_pain_select_sets_this_runners_flag(option: str) -> None:
     select = components()["back_pain"]
-    assert select["options"] == ["none", "ache", "red"]
+    assert select["options"] == ["none", "ache", "check", "red"]
     payload = render(select["command_template"], option)
     command = parse_command(
         select["command_topic"], payload, base=BASE, devices=["treadmill"], runners=["alice"]
