@@ -124,6 +124,7 @@ class Daemon:
             strap_pairs=wiring.strap_pairs,
             runner_on=self.house.runner_on,
             availability=lambda slug, up: self._bridge.set_device_availability(slug, online=up),
+            now=self._clock.now,
         )
         self._effects = Effects(
             base=self._base,

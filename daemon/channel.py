@@ -17,9 +17,12 @@ from treadwell.daemon import messages
 from treadwell.drivers.arbiter import HeartRateArbiter
 from treadwell.drivers.codec.ftms import MachineStatusOp
 from treadwell.rules import events as rules_events
+from treadwell.rules import stride
 from treadwell.rules.model import Reading, Treadmill
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from treadwell.daemon.config import TreadmillSettings
     from treadwell.drivers.codec.ftms import MachineStatus, TreadmillData
     from treadwell.drivers.events import TreadmillInfo
@@ -31,6 +34,8 @@ _LOGGER = logging.getLogger(__name__)
 # Neither the rules nor a dashboard take the deck below level: declines do not help a back.
 MIN_AUTOMATION_INCLINE_PCT = 0.0
 DEFAULT_STEP_PCT = 0.5
+# A footpod value older than this (real seconds) is stale: the footpod went away.
+FOOTPOD_FRESH_S = 5.0
 
 
 @dataclass
@@ -43,7 +48,12 @@ class TreadmillChannel:
     connected: bool = False
     latest: TreadmillData | None = None
     setting_incline: bool = False
-    cadence_spm: int | None = None  # from a footpod; kept for a future overstride cue
+    # Cadence and stride: a footpod's (fresh for `FOOTPOD_FRESH_S`), else from the deck's
+    # step count where it reports one.
+    cadence_spm: float | None = None
+    stride_length_m: float | None = None
+    footpod_at: float | None = None
+    _steps: tuple[int, datetime] | None = field(default=None, repr=False)
     # The last state JSON and what it was built from: readings often repeat the state (the
     # same whole metre, second and speed), and then the JSON is not encoded again.
     _state_key: tuple[object, ...] | None = field(default=None, repr=False)
@@ -54,15 +64,36 @@ class TreadmillChannel:
         """The treadmill's identifier in topics and logs (derived once: used on every reading)."""
         return self.settings.slug
 
-    def reading(self, data: TreadmillData, loop_now: float) -> Reading:
+    def on_footpod(
+        self, cadence_spm: float, stride_length_m: float | None, loop_now: float
+    ) -> None:
+        """A footpod's cadence and stride length (they win over the deck's step count)."""
+        self.cadence_spm, self.stride_length_m, self.footpod_at = (
+            cadence_spm,
+            stride_length_m,
+            loop_now,
+        )
+
+    def reading(self, data: TreadmillData, loop_now: float, now: datetime) -> Reading:
         """A Treadmill Data record as the rules see it, with the strap's HR if it has one."""
         choice = self.arbiter.choose(loop_now)
+        fresh = self.footpod_at is not None and loop_now - self.footpod_at <= FOOTPOD_FRESH_S
+        if not fresh and data.step_count is not None:
+            cadence = stride.cadence_from_steps(self._steps, data.step_count, now)
+            if cadence is not None or self._steps is None:
+                self._steps = (data.step_count, now)
+            if cadence is not None:
+                self.cadence_spm, self.stride_length_m = cadence, None
+        elif not fresh:
+            self.cadence_spm = self.stride_length_m = None
         return Reading(
             speed_kmh=data.speed_kmh,
             incline_pct=data.incline_pct,
             total_distance_m=data.total_distance_m,
             heart_rate_bpm=choice.heart_rate_bpm if choice is not None else None,
             elapsed_time_s=data.elapsed_time_s,
+            cadence_spm=self.cadence_spm,
+            stride_length_m=self.stride_length_m,
         )
 
     def state_payload(self, loop_now: float, slot: TreadmillSlot, runner: str) -> bytes:
@@ -78,7 +109,8 @@ class TreadmillChannel:
         suggested = engine.suggested_incline_pct
         key: tuple[object, ...] = (
             *(speed, incline, distance, elapsed, heart_rate, suggested),
-            *(engine.running, self.connected, engine.run_id, runner, self.cadence_spm),
+            *(engine.running, self.connected, engine.run_id, runner),
+            *(self.cadence_spm, self.stride_length_m),
         )
         if key != self._state_key:
             self._state_key = key
@@ -94,6 +126,7 @@ class TreadmillChannel:
                 suggested_incline_pct=suggested,
                 runner=runner,
                 cadence_spm=self.cadence_spm,
+                stride_length_m=self.stride_length_m,
             )
         return self._state_json
 

@@ -201,6 +201,16 @@ _SENSORS: Final = (
         0,
         device_class="duration",
     ),
+    _Sensor("cadence", "Cadence", "cadence_spm", "spm", "measurement", 0, icon="mdi:shoe-print"),
+    _Sensor(
+        "stride_length",
+        "Stride length",
+        "stride_length_m",
+        "m",
+        "measurement",
+        2,
+        device_class="distance",
+    ),
     _Sensor(
         "suggested_incline",
         "Suggested incline",

@@ -32,6 +32,7 @@ from treadwell.rules.household import Order, StrapPresence, TreadmillEvent
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from datetime import datetime
 
     from treadwell.daemon.channel import TreadmillChannel
 
@@ -47,6 +48,7 @@ class LinkInputs:
         strap_pairs: Strap label -> the treadmill an unbound strap feeds.
         runner_on: Who runs on a treadmill now (from the household).
         availability: Called with (treadmill, online) when a treadmill's link changes.
+        now: The rules' clock (sped up in the demo).
     """
 
     def __init__(
@@ -57,7 +59,9 @@ class LinkInputs:
         strap_pairs: dict[str, str],
         runner_on: Callable[[str], str],
         availability: Callable[[str, bool], None],
+        now: Callable[[], datetime],
     ) -> None:
+        self._now = now
         self._channels = channels
         self._strap_runners = strap_runners
         self._strap_pairs = strap_pairs
@@ -82,7 +86,7 @@ class LinkInputs:
                 channel = self._channels[device]
                 channel.arbiter.on_treadmill(data.heart_rate_bpm, loop_now)
                 channel.latest = data
-                reading = channel.reading(data, loop_now)
+                reading = channel.reading(data, loop_now, self._now())
                 return TreadmillEvent(device, rules_events.ReadingReceived(reading)), device
             case HeartRateReading(device, measurement):
                 strap_channel = self._strap_channel(device)
@@ -91,7 +95,9 @@ class LinkInputs:
                 return None, None
             case RscReading(device, measurement):
                 for channel in self._channels.values():
-                    channel.cadence_spm = measurement.cadence_spm
+                    channel.on_footpod(
+                        measurement.cadence_spm, measurement.stride_length_m, loop_now
+                    )
                 return None, None
             case LinkConnected(device, DeviceKind.TREADMILL, _, _, info):
                 channel = self._channels[device]

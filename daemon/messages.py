@@ -398,12 +398,14 @@ def state_payload(
     run_id: str | None,
     suggested_incline_pct: float | None = None,
     runner: str | None = None,
-    cadence_spm: int | None = None,
+    cadence_spm: float | None = None,
+    stride_length_m: float | None = None,
 ) -> bytes:
     """The retained `{base}/<device>/state` JSON: the latest reading of one treadmill.
 
     Unknown values are JSON `null`; `suggested_incline_pct` appears only when there is one.
-    `runner` is who runs (or would, if a run started now); `cadence_spm` comes from a footpod.
+    `runner` is who runs (or would, if a run started now); `cadence_spm` and `stride_length_m`
+    come from a footpod, or the cadence from the deck's step count.
     """
     state: dict[str, object] = {
         "speed_kmh": _finite(speed_kmh),
@@ -415,7 +417,8 @@ def state_payload(
         "connected": connected,
         "run_id": run_id,
         "runner": runner,
-        "cadence_spm": cadence_spm,
+        "cadence_spm": _rounded(cadence_spm, 0),
+        "stride_length_m": _rounded(stride_length_m, 2),
     }
     if suggested_incline_pct is not None:
         state["suggested_incline_pct"] = _finite(suggested_incline_pct)
@@ -542,6 +545,11 @@ def _plain(value: object) -> object:
     if isinstance(value, dict):
         return {str(key): _plain(item) for key, item in value.items()}
     return value
+
+
+def _rounded(value: float | None, digits: int) -> float | None:
+    finite = _finite(value)
+    return None if finite is None else round(finite, digits)
 
 
 def _finite(value: float | None) -> float | None:

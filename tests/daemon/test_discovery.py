@@ -111,6 +111,8 @@ def test_the_expected_entities_are_there() -> None:
         "heart_rate": "sensor",
         "distance": "sensor",
         "elapsed_time": "sensor",
+        "cadence": "sensor",
+        "stride_length": "sensor",
         "suggested_incline": "sensor",
         "running": "binary_sensor",
         "connected": "binary_sensor",

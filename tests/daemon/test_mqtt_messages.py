@@ -240,6 +240,7 @@ def test_state_payload_carries_every_field_and_nulls_the_unknown() -> None:
         "run_id": "run-1",
         "runner": "alice",
         "cadence_spm": None,
+        "stride_length_m": None,
     }
 
 
