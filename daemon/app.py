@@ -24,6 +24,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, assert_never
 
 from treadwell.daemon import messages
+from treadwell.daemon.autoexport import AutoExporter
 from treadwell.daemon.channel import (
     MIN_AUTOMATION_INCLINE_PCT,
     TreadmillChannel,
@@ -36,6 +37,7 @@ from treadwell.daemon.clock import Clock
 from treadwell.daemon.discovery import build_device_discovery
 from treadwell.daemon.mqtt import BridgeSettings, MqttBridge
 from treadwell.daemon.outbox import Outbox
+from treadwell.daemon.samples import DEFAULT_RUNNER, SampleRecorder
 from treadwell.daemon.scheduler import PromptScheduler
 from treadwell.daemon.store import StateStoreError, Store
 from treadwell.drivers.discovery import DeviceKind, DeviceTarget
@@ -148,6 +150,11 @@ class Daemon:
         state_dir = settings.state_dir
         self._store = Store.in_dir(state_dir)
         self._outbox = Outbox(state_dir / "treadwell.sqlite")
+        # Per-second samples and automatic exports (daemon/samples.py, daemon/autoexport.py).
+        self._samples = SampleRecorder.in_dir(
+            state_dir, commit_every_s=settings.storage.commit_every_s
+        )
+        self._exporter = AutoExporter(state_dir, settings.export, settings.storage)
         self._scheduler = PromptScheduler(
             state_dir / "jobs.sqlite",
             self._on_due,
@@ -260,6 +267,7 @@ class Daemon:
                 workers = [group.create_task(link.run()) for link in self._links]
                 workers.append(group.create_task(self._dispatch()))
                 workers.append(group.create_task(self._ticker()))
+                workers.append(group.create_task(self._exporter.run()))
                 self._publish_all_state()
                 await self._wait_ready(stop)
                 await stop.wait()
@@ -272,6 +280,8 @@ class Daemon:
             self._save_states()
             self._scheduler.shutdown()
             self._outbox.close()
+            self._samples.close()
+            self._exporter.close()
             self._store.close()
 
     async def _wait_ready(self, stop: asyncio.Event) -> None:
@@ -360,14 +370,24 @@ class Daemon:
                 now = asyncio.get_running_loop().time()
                 channel.arbiter.on_treadmill(data.heart_rate_bpm, now)
                 channel.latest = data
-                self._feed(channel, rules_events.ReadingReceived(channel.reading(data, now)))
+                reading = channel.reading(data, now)
+                self._feed(channel, rules_events.ReadingReceived(reading))
+                self._samples.on_reading(
+                    channel.store_run,
+                    DEFAULT_RUNNER,
+                    self._clock.now(),
+                    data,
+                    reading.heart_rate_bpm,
+                )
                 self._publish_state(channel)
             case HeartRateReading(device, measurement):
                 channel = self._channels[self._straps[device]]
                 channel.arbiter.on_strap(measurement, asyncio.get_running_loop().time())
+                self._samples.add_rr(measurement.rr_intervals_ms)
             case RscReading(device, measurement):
                 for channel in self._channels.values():
                     channel.cadence_spm = measurement.cadence_spm
+                self._samples.on_footpod(measurement.cadence_spm, measurement.stride_length_m)
             case LinkConnected(device, DeviceKind.TREADMILL, _, _, info):
                 channel = self._channels[device]
                 channel.connected = True
@@ -471,6 +491,8 @@ class Daemon:
                         self._store.finish_run(channel.store_run, summary, at=summary.ended_at)
                     except StateStoreError as exc:
                         _LOGGER.error("state: run summary not recorded: %s", exc)  # noqa: TRY400
+                    self._samples.finish(channel.store_run)
+                    self._exporter.on_run_end(channel.store_run, DEFAULT_RUNNER)
                 channel.store_run = None
                 self._bridge.publish_retained(
                     f"{self._base}/run",

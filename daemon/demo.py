@@ -252,15 +252,26 @@ async def _watch(host: str, port: int, view: DemoView, done: asyncio.Event) -> N
 
 
 async def run_demo(
-    *, back_pain: str, speedup: float, broker: str | None, out: TextIO = sys.stdout
+    *,
+    back_pain: str,
+    speedup: float,
+    broker: str | None,
+    out: TextIO = sys.stdout,
+    state_dir: Path | None = None,
 ) -> int:
-    """Play the demo; returns the exit status."""
+    """Play the demo; returns the exit status.
+
+    The state (run history, samples) goes to `state_dir` when given, so that `treadwell
+    history` and `treadwell export` can read it afterwards; else to a temporary directory.
+    """
     async with contextlib.AsyncExitStack() as stack:
         if broker is None:
             host, port = await stack.enter_async_context(embedded_broker())
         else:
             host, port = parse_broker(broker)
-        state_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="treadwell-demo-")))
+        if state_dir is None:
+            temporary = tempfile.TemporaryDirectory(prefix="treadwell-demo-")
+            state_dir = Path(stack.enter_context(temporary))
         settings = demo_settings(
             host=host, port=port, back_pain=back_pain, speedup=speedup, state_dir=state_dir
         )

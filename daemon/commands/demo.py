@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from treadwell.daemon.logs import setup_logging
@@ -39,6 +40,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="use this MQTT broker instead of the embedded one (e.g. to watch in Home Assistant)",
     )
     parser.add_argument(
+        "--state-dir",
+        type=Path,
+        metavar="DIR",
+        help="keep the demo's state here (then `treadwell history --state-dir DIR` lists its "
+        "run and `treadwell export --state-dir DIR --last` exports it); default: a "
+        "temporary directory",
+    )
+    parser.add_argument(
         "--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
     )
 
@@ -54,7 +63,12 @@ def run(args: argparse.Namespace) -> int:
     logging.getLogger("amqtt").setLevel(logging.ERROR)
     try:
         return asyncio.run(
-            run_demo(back_pain=args.back_pain, speedup=args.speedup, broker=args.broker)
+            run_demo(
+                back_pain=args.back_pain,
+                speedup=args.speedup,
+                broker=args.broker,
+                state_dir=args.state_dir,
+            )
         )
     except DemoError as exc:
         sys.stderr.write(f"treadwell demo: {exc}\n")

@@ -16,11 +16,13 @@ from treadwell.daemon.config import (
     EX_CONFIG,
     BleSettings,
     ConfigError,
+    ExportSettings,
     FlagsSettings,
     FootpodSettings,
     MqttSettings,
     RulesSettings,
     Settings,
+    StorageSettings,
     StrapSettings,
     TreadmillSettings,
     load_settings,
@@ -436,10 +438,14 @@ def test_the_example_config_is_valid_and_documents_every_key() -> None:
         FootpodSettings,
         RulesSettings,
         FlagsSettings,
+        StorageSettings,
+        ExportSettings,
     ]
+    sections = {"mqtt", "ble", "treadmills", "straps", "footpods", "rules", "flags"}
+    sections |= {"storage", "export"}
     for model in models:
         for name in model.model_fields:
-            if name not in {"mqtt", "ble", "treadmills", "straps", "footpods", "rules", "flags"}:
+            if name not in sections:
                 assert f"{name} = " in EXAMPLE_CONFIG, f"{model.__name__}.{name}"
 
 
