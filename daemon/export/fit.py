@@ -43,11 +43,18 @@ if TYPE_CHECKING:
 
     from treadwell.daemon.export.run import Point, RunExport, Totals
 
+MAX_ALTITUDE_M = 12_000.0
+MAX_SPEED_MPS = 65.0
 SERIAL_NUMBER = 0x54574C31  # any fixed number: the file's device is Treadwell itself
 
 
 def _ms(at: datetime) -> int:
     return round(at.timestamp() * 1000)
+
+
+def _speed(mps: float) -> float:
+    """A speed the 16-bit FIT field holds (a belt faster than 65 m/s is a bad reading)."""
+    return min(mps, MAX_SPEED_MPS)
 
 
 def _event(at: datetime, event_type: EventType) -> EventMessage:
@@ -63,9 +70,10 @@ def _record(point: Point) -> RecordMessage:
     message = RecordMessage()
     message.timestamp = _ms(point.at)
     message.distance = point.distance_m
-    message.speed = point.speed_mps
-    message.enhanced_speed = point.speed_mps
-    message.altitude = point.altitude_m
+    message.speed = _speed(point.speed_mps)
+    message.enhanced_speed = _speed(point.speed_mps)
+    if point.altitude_m <= MAX_ALTITUDE_M:
+        message.altitude = point.altitude_m  # the 16-bit field; the enhanced one goes higher
     message.enhanced_altitude = point.altitude_m
     message.grade = point.incline_pct
     if point.heart_rate_bpm is not None:
@@ -99,10 +107,10 @@ def _summary(
     message.total_distance = figures.distance_m
     message.total_ascent = round(figures.ascent_m)
     message.total_descent = 0
-    message.avg_speed = figures.average_speed_mps
-    message.enhanced_avg_speed = figures.average_speed_mps
-    message.max_speed = figures.max_speed_mps
-    message.enhanced_max_speed = figures.max_speed_mps
+    message.avg_speed = _speed(figures.average_speed_mps)
+    message.enhanced_avg_speed = _speed(figures.average_speed_mps)
+    message.max_speed = _speed(figures.max_speed_mps)
+    message.enhanced_max_speed = _speed(figures.max_speed_mps)
     if figures.average_hr_bpm is not None:
         message.avg_heart_rate = figures.average_hr_bpm
     if figures.max_hr_bpm is not None:

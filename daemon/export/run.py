@@ -24,6 +24,9 @@ SUFFIXES: dict[Format, str] = {"fit": ".fit", "tcx": ".tcx", "csv": ".csv"}
 WALKING_BELOW_KMH = 6.0
 """A run whose average moving speed is below this is exported as a walk."""
 
+MAX_SPEED_MPS = 12.0
+"""Faster than any treadmill belt: a distance counter jumping further is a glitch."""
+
 LAP_M = 1000.0
 """Laps are whole kilometres, and the rest."""
 
@@ -114,19 +117,26 @@ def track(run: RunExport) -> list[Point]:
     """
     if not run.samples:
         raise ExportError(f"run {run.run_id} has no samples to export")
-    first_distance = next((s.distance_m for s in run.samples if s.distance_m is not None), None)
     points: list[Point] = []
     distance = altitude = 0.0
+    previous_raw: float | None = None
     previous_t: int | None = None
     for sample in run.samples:
         speed = (sample.speed_kmh or 0.0) / 3.6
         incline = sample.incline_pct or 0.0
-        gap = 0 if previous_t is None else sample.t - previous_t
-        if sample.distance_m is not None and first_distance is not None:
-            measured = sample.distance_m - first_distance
+        raw = sample.distance_m
+        if previous_t is None:
+            step = 0.0
+        elif raw is None or previous_raw is None:
+            step = speed * (sample.t - previous_t)  # no counter: the belt speed tells
         else:
-            measured = distance + speed * gap
-        step = max(0.0, measured - distance)
+            # A counter that went back restarted (the treadmill was switched off and on).
+            step = raw - previous_raw if raw >= previous_raw else raw
+            gap = max(1, sample.t - previous_t)
+            if step > MAX_SPEED_MPS * gap:
+                step = speed * gap  # a glitch in the counter, not a sprint
+        if raw is not None:
+            previous_raw = raw
         distance += step
         altitude += step * max(0.0, incline) / 100.0
         previous_t = sample.t
