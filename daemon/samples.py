@@ -1,16 +1,20 @@
-"""I/O. Per-second samples of every run, in their own table of `treadwell.sqlite`.
+"""I/O. Per-second samples of every run, in their own tables of `treadwell.sqlite`.
 
 One row per run and second: speed, incline, distance, heart rate (with the strap's RR
-intervals), cadence and stride length from a footpod, and the treadmill's own elevation gain.
-The daemon hands every reading to a `SampleRecorder`; it keeps the last reading of each
-second and writes them in batches, one transaction every `commit_every_s` seconds (WAL,
-`synchronous=NORMAL`), so a crash or a kill -9 loses at most the last few seconds of a run
-and the daemon does not pay for an fsync per reading.
+intervals, in whole milliseconds), cadence and stride length from a footpod, and the
+treadmill's own elevation gain. The daemon hands every reading to a `SampleRecorder`; it
+keeps the first reading of each second and writes them in batches, one transaction every
+`commit_every_s` seconds (WAL, `synchronous=NORMAL`), so a crash or a kill -9 loses at most
+the last few seconds of a run and the daemon does not pay for an fsync per reading.
 
-The table has its own schema version, kept in a small `schema_versions` table under the key
-"samples" (`PRAGMA user_version` belongs to the run store), so this module migrates its
-table without touching the store's schema. Values are stored as scaled integers (centimetres,
-hundredths of a km/h or a percent) in a `WITHOUT ROWID` table: about 30 bytes a second.
+`sample_runs` holds each run's runner and start once; `samples` holds the seconds, keyed by
+(run, second) in a `WITHOUT ROWID` table, with values as scaled integers (centimetres,
+hundredths of a km/h or a percent), so a second costs about 40 bytes of file. A sample's
+time is its run's start plus its second. Retention deletes whole runs, by their start.
+
+The tables have their own schema version, kept in a small `schema_versions` table under the
+key "samples" (`PRAGMA user_version` belongs to the run store), so this module migrates its
+tables without touching the store's schema.
 """
 
 from __future__ import annotations
@@ -42,11 +46,15 @@ SCHEMA_KEY = "samples"
 # Step N brings the samples schema from N-1 to N. Append only; never edit one.
 MIGRATIONS: tuple[str, ...] = (
     """
+    CREATE TABLE sample_runs (
+        run_id INTEGER PRIMARY KEY,
+        runner TEXT NOT NULL,
+        started_ms INTEGER NOT NULL
+    );
+    CREATE INDEX sample_runs_started ON sample_runs (started_ms);
     CREATE TABLE samples (
         run_id INTEGER NOT NULL,
         t INTEGER NOT NULL,
-        runner TEXT NOT NULL,
-        at INTEGER NOT NULL,
         speed_cmh INTEGER,
         incline_cpct INTEGER,
         distance_cm INTEGER,
@@ -57,7 +65,6 @@ MIGRATIONS: tuple[str, ...] = (
         elevation_cm INTEGER,
         PRIMARY KEY (run_id, t)
     ) WITHOUT ROWID;
-    CREATE INDEX samples_at ON samples (at);
     """,
 )
 
@@ -99,13 +106,15 @@ def _unscaled(value: int | None, factor: int) -> float | None:
     return None if value is None else value / factor
 
 
-def _row(run_id: int, runner: str, sample: Sample) -> tuple[object, ...]:
-    rr = ",".join(f"{v:g}" for v in sample.rr_ms) if sample.rr_ms else None
+def _ms(at: datetime) -> int:
+    return round(at.timestamp() * 1000)
+
+
+def _row(run_id: int, sample: Sample) -> tuple[object, ...]:
+    rr = ",".join(str(round(v)) for v in sample.rr_ms) if sample.rr_ms else None
     return (
         run_id,
         sample.t,
-        runner,
-        round(sample.at.timestamp() * 1000),
         _scaled(sample.speed_kmh, 100),
         _scaled(sample.incline_pct, 100),
         _scaled(sample.distance_m, 100),
@@ -118,10 +127,10 @@ def _row(run_id: int, runner: str, sample: Sample) -> tuple[object, ...]:
 
 
 def _sample(row: Sequence[object]) -> Sample:
-    t, at, speed, incline, distance, heart, rr, cadence, stride, elevation = row
+    t, started, speed, incline, distance, heart, rr, cadence, stride, elevation = row
     return Sample(
         t=int(str(t)),
-        at=datetime.fromtimestamp(int(str(at)) / 1000, UTC),
+        at=datetime.fromtimestamp(int(str(started)) / 1000, UTC) + timedelta(seconds=int(str(t))),
         speed_kmh=_unscaled(_int(speed), 100),
         incline_pct=_unscaled(_int(incline), 100),
         distance_m=_unscaled(_int(distance), 100),
@@ -210,8 +219,9 @@ def read_samples(conn: sqlite3.Connection, run_id: int) -> list[Sample]:
     """Every stored sample of a run, in time order (empty when it has none)."""
     try:
         rows = conn.execute(
-            "SELECT t, at, speed_cmh, incline_cpct, distance_cm, heart_rate, rr_ms, cadence, "
-            "stride_cm, elevation_cm FROM samples WHERE run_id = ? ORDER BY t",
+            "SELECT t, started_ms, speed_cmh, incline_cpct, distance_cm, heart_rate, rr_ms, "
+            "cadence, stride_cm, elevation_cm FROM samples JOIN sample_runs USING (run_id) "
+            "WHERE run_id = ? ORDER BY t",
             (run_id,),
         ).fetchall()
     except sqlite3.OperationalError as exc:
@@ -226,9 +236,7 @@ def read_samples(conn: sqlite3.Connection, run_id: int) -> list[Sample]:
 def run_runner(conn: sqlite3.Connection, run_id: int) -> str | None:
     """The runner named in a run's samples, or None when the run has none."""
     try:
-        row = conn.execute(
-            "SELECT runner FROM samples WHERE run_id = ? LIMIT 1", (run_id,)
-        ).fetchone()
+        row = conn.execute("SELECT runner FROM sample_runs WHERE run_id = ?", (run_id,)).fetchone()
     except sqlite3.OperationalError:
         return None
     return None if row is None else str(row[0])
@@ -244,9 +252,20 @@ def load_samples(state_dir: Path, run_id: int) -> list[Sample]:
 
 
 def prune_samples(conn: sqlite3.Connection, older_than: datetime) -> int:
-    """Delete the samples measured before `older_than`; returns how many rows went."""
-    cutoff = round(older_than.astimezone(UTC).timestamp() * 1000)
-    cursor = conn.execute("DELETE FROM samples WHERE at < ?", (cutoff,))
+    """Delete the samples of runs started before `older_than`; returns how many rows went."""
+    cutoff = _ms(older_than)
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        cursor = conn.execute(
+            "DELETE FROM samples WHERE run_id IN "
+            "(SELECT run_id FROM sample_runs WHERE started_ms < ?)",
+            (cutoff,),
+        )
+        conn.execute("DELETE FROM sample_runs WHERE started_ms < ?", (cutoff,))
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
     return cursor.rowcount
 
 
@@ -284,6 +303,7 @@ class SampleRecorder:
         self._commit_every_s = commit_every_s
         self._monotonic = monotonic
         self._pending: list[tuple[object, ...]] = []
+        self._new_runs: list[tuple[int, str, int]] = []
         self._last_commit = monotonic()
         self._runs: dict[int, _OpenRun] = {}
         self._rr: list[float] = []
@@ -372,6 +392,8 @@ class SampleRecorder:
             stored_start, last_t = self._stored(run_id)
             run = _OpenRun(runner, stored_start or started_at or at, last_t)
             self._runs[run_id] = run
+            if stored_start is None:
+                self._new_runs.append((run_id, runner, _ms(run.started_at)))
         t = max(0, int((at - run.started_at).total_seconds()))
         if t <= run.last_t:
             return False
@@ -389,7 +411,7 @@ class SampleRecorder:
             elevation_gain_m=elevation_gain_m,
         )
         self._rr.clear()
-        self._pending.append(_row(run_id, run.runner, sample))
+        self._pending.append(_row(run_id, sample))
         if self._monotonic() - self._last_commit >= self._commit_every_s:
             self.flush()
         return True
@@ -405,18 +427,22 @@ class SampleRecorder:
         Pending samples are kept after a failure and tried again at the next flush.
         """
         self._last_commit = self._monotonic()
-        if not self._pending:
+        if not self._pending and not self._new_runs:
             return True
         try:
             with self._transaction():
                 self._conn.executemany(
-                    "INSERT OR REPLACE INTO samples VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT OR IGNORE INTO sample_runs VALUES (?, ?, ?)", self._new_runs
+                )
+                self._conn.executemany(
+                    "INSERT OR REPLACE INTO samples VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     self._pending,
                 )
         except sqlite3.Error as exc:
             _LOGGER.error("samples: %d not written yet: %s", len(self._pending), exc)  # noqa: TRY400
             return False
         self._pending.clear()
+        self._new_runs.clear()
         return True
 
     def close(self) -> None:
@@ -439,19 +465,17 @@ class SampleRecorder:
     def _stored(self, run_id: int) -> tuple[datetime | None, int]:
         """A resumed run's start and last stored second (it goes on after a restart)."""
         try:
-            rows = self._conn.execute(
-                "SELECT t, at FROM samples WHERE run_id = ? "
-                "AND t IN (SELECT MIN(t) FROM samples WHERE run_id = ? "
-                "UNION SELECT MAX(t) FROM samples WHERE run_id = ?) ORDER BY t",
-                (run_id, run_id, run_id),
-            ).fetchall()
+            row = self._conn.execute(
+                "SELECT started_ms, (SELECT MAX(t) FROM samples WHERE run_id = ?) "
+                "FROM sample_runs WHERE run_id = ?",
+                (run_id, run_id),
+            ).fetchone()
         except sqlite3.Error:
             return None, -1
-        if not rows:
+        if row is None:
             return None, -1
-        first_t, first_at = rows[0]
-        start = datetime.fromtimestamp(int(first_at) / 1000, UTC) - timedelta(seconds=first_t)
-        return start, int(rows[-1][0])
+        last = -1 if row[1] is None else int(row[1])
+        return datetime.fromtimestamp(int(row[0]) / 1000, UTC), last
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[None]:

@@ -66,7 +66,7 @@ def test_samples_reach_the_file_every_few_seconds_not_every_reading(tmp_path: Pa
 
 def test_every_field_round_trips_with_its_runner(tmp_path: Path) -> None:
     with SampleRecorder.in_dir(tmp_path) as recorder:
-        recorder.add_rr((812.5, 790.0))
+        recorder.add_rr((812.4, 790.0))
         recorder.on_footpod(164, 1.12)
         recorder.record(
             3,
@@ -87,7 +87,7 @@ def test_every_field_round_trips_with_its_runner(tmp_path: Path) -> None:
         incline_pct=2.5,
         distance_m=1234.56,
         heart_rate_bpm=143,
-        rr_ms=(812.5, 790.0),
+        rr_ms=(812.0, 790.0),
         cadence_spm=164,
         stride_m=1.12,
         elevation_gain_m=12.3,
