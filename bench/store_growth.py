@@ -91,6 +91,12 @@ def _record_day(
             )
         for item in outbox.pending():
             outbox.mark_sent(item.seq)
+    # Acknowledged at the simulated time, not the machine's, so retention sees their real age.
+    with sqlite3.connect(state_dir / "treadwell.sqlite") as conn:
+        conn.execute(
+            "UPDATE outbox SET sent_at = ? WHERE message_id LIKE ?",
+            ((start + timedelta(hours=1)).isoformat(), f"{run_id}:%"),
+        )
     # The daemon applies retention daily; "now" is the end of this run.
     apply_retention(state_dir, StorageSettings(), start + timedelta(hours=1))
 

@@ -34,7 +34,8 @@ from treadwell.daemon.channel import (
     status_event,
 )
 from treadwell.daemon.clock import Clock
-from treadwell.daemon.discovery import build_device_discovery
+from treadwell.daemon.discovery import build_device_discovery, build_runner_totals_discovery
+from treadwell.daemon.ha_totals import TotalsPublisher
 from treadwell.daemon.mqtt import BridgeSettings, MqttBridge
 from treadwell.daemon.outbox import Outbox
 from treadwell.daemon.samples import DEFAULT_RUNNER, SampleRecorder
@@ -150,11 +151,6 @@ class Daemon:
         state_dir = settings.state_dir
         self._store = Store.in_dir(state_dir)
         self._outbox = Outbox(state_dir / "treadwell.sqlite")
-        # Per-second samples and automatic exports (daemon/samples.py, daemon/autoexport.py).
-        self._samples = SampleRecorder.in_dir(
-            state_dir, commit_every_s=settings.storage.commit_every_s
-        )
-        self._exporter = AutoExporter(state_dir, settings.export, settings.storage)
         self._scheduler = PromptScheduler(
             state_dir / "jobs.sqlite",
             self._on_due,
@@ -169,6 +165,16 @@ class Daemon:
             on_command=self._on_command,
             on_ha_online=self._publish_all_state,
             discovery=self._discovery,
+        )
+        # Per-second samples and automatic exports (daemon/samples.py, daemon/autoexport.py).
+        self._samples = SampleRecorder.in_dir(
+            state_dir, commit_every_s=settings.storage.commit_every_s
+        )
+        self._totals = TotalsPublisher(
+            state_dir, base=self._base, publish=self._bridge.publish_retained
+        )
+        self._exporter = AutoExporter(
+            state_dir, settings.export, settings.storage, on_written=self._totals.refresh
         )
         self._build_links()
 
@@ -253,6 +259,16 @@ class Daemon:
                 incline_step=rng.step_pct if rng else 0.5,
             )
             out.append((topic, json.dumps(payload, separators=(",", ":")).encode()))
+        for runner in self._totals.runners:
+            topic, payload = build_runner_totals_discovery(
+                base=self._base,
+                discovery_prefix=self.settings.mqtt.discovery_prefix,
+                daemon_id=self.settings.mqtt.client_id,
+                runner_slug=runner,
+                runner_name=runner,
+                sw_version=_version(),
+            )
+            out.append((topic, json.dumps(payload, separators=(",", ":")).encode()))
         return out
 
     # -- running -------------------------------------------------------------------------
@@ -268,6 +284,7 @@ class Daemon:
                 workers.append(group.create_task(self._dispatch()))
                 workers.append(group.create_task(self._ticker()))
                 workers.append(group.create_task(self._exporter.run()))
+                workers.append(group.create_task(self._totals.run()))
                 self._publish_all_state()
                 await self._wait_ready(stop)
                 await stop.wait()
@@ -493,6 +510,7 @@ class Daemon:
                         _LOGGER.error("state: run summary not recorded: %s", exc)  # noqa: TRY400
                     self._samples.finish(channel.store_run)
                     self._exporter.on_run_end(channel.store_run, DEFAULT_RUNNER)
+                    self._totals.refresh()
                 channel.store_run = None
                 self._bridge.publish_retained(
                     f"{self._base}/run",

@@ -217,6 +217,7 @@ class AutoExporter:
         export: The `[export]` settings; nothing is exported without a directory.
         storage: The `[storage]` settings; retention is applied when given.
         wall: Where the wall clock comes from (seconds since the epoch).
+        on_written: Called after each file is written (to publish the last run's files).
     """
 
     def __init__(
@@ -226,11 +227,13 @@ class AutoExporter:
         storage: StorageSettings | None = None,
         *,
         wall: Callable[[], float] = time.time,
+        on_written: Callable[[], object] | None = None,
     ) -> None:
         self.state_dir = state_dir
         self.export = export
         self.storage = storage
         self._wall = wall
+        self._on_written = on_written
         self._wake = asyncio.Event()
         self._path = state_dir / STATE_FILE_NAME
         self._conn = samples_db.connect(self._path)
@@ -280,7 +283,7 @@ class AutoExporter:
                 RETENTION_EVERY_S
             ):
                 last_retention = time.monotonic()
-                self._retention()
+                await asyncio.to_thread(self._retention)
             await self.process_due()
             self._wake.clear()
             delay = self._next_delay()
@@ -335,6 +338,8 @@ class AutoExporter:
                 return False
             _LOGGER.info("export: run %s written to %s", job.run_id, path)
             self._update(job.id, state="command", error=None, path=str(path))
+            if self._on_written is not None:
+                self._on_written()
             job = Job(job.id, job.run_id, job.runner, job.format, str(path), "command", 0)
         if not self.export.command:
             self._update(job.id, state="done", error=None)

@@ -306,7 +306,7 @@ class FlagsSettings(_Model):
 class StorageSettings(_Model):
     """How long the state database keeps what (days; 0 keeps for ever).
 
-    Defaults: samples 365 days (about 55 MB for a year of daily one-hour runs), delivered
+    Defaults: samples 365 days (about 50 MB for a year of daily one-hour runs), delivered
     prompts in the outbox 30 days (far longer than a prompt can be re-issued), run history
     for ever (a few hundred bytes a run).
     """

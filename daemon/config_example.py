@@ -139,7 +139,7 @@ back_pain = "none"
 
 [storage]
 # How long the state database keeps things, in days (0 keeps them for ever).
-# Per-second samples of each run: a year of daily one-hour runs is about 55 MB.
+# Per-second samples of each run: a year of daily one-hour runs is about 50 MB.
 samples_days = 365
 # Prompts the broker acknowledged (pending ones are always kept).
 outbox_days = 30
