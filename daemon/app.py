@@ -34,6 +34,7 @@ from treadwell.daemon.channel import (
     status_event,
 )
 from treadwell.daemon.clock import Clock
+from treadwell.daemon.config import slugify
 from treadwell.daemon.discovery import build_device_discovery, build_runner_totals_discovery
 from treadwell.daemon.ha_totals import TotalsPublisher
 from treadwell.daemon.mqtt import BridgeSettings, MqttBridge
@@ -264,7 +265,7 @@ class Daemon:
                 base=self._base,
                 discovery_prefix=self.settings.mqtt.discovery_prefix,
                 daemon_id=self.settings.mqtt.client_id,
-                runner_slug=runner,
+                runner_slug=slugify(runner) or DEFAULT_RUNNER,
                 runner_name=runner,
                 sw_version=_version(),
             )
