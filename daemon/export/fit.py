@@ -1,9 +1,10 @@
 """Pure. A run as a FIT activity file, written with the fit-tool library.
 
 The file holds, in order: file id, device info, a timer start event, one record a second
-(distance, speed, heart rate, cadence, stride, and an altitude built from the incline), a
-timer stop event, one lap per kilometre, a session (sport running, sub-sport treadmill; a
-walk when the average moving speed is low) with the total ascent, and the activity.
+(distance, speed, heart rate, cadence, stride, and an altitude built from the incline), each
+followed by the strap's RR intervals of that second in `hrv` messages, a timer stop event,
+one lap per kilometre, a session (sport running, sub-sport treadmill; a walk when the average
+moving speed is low) with the total ascent, and the activity.
 
 FIT counts running cadence in strides (a pair of steps) per minute, so a footpod's steps per
 minute are halved, with the half step in `fractional_cadence`.
@@ -23,6 +24,7 @@ from fit_tool.profile.messages.activity_message import ActivityMessage
 from fit_tool.profile.messages.device_info_message import DeviceInfoMessage
 from fit_tool.profile.messages.event_message import EventMessage
 from fit_tool.profile.messages.file_id_message import FileIdMessage
+from fit_tool.profile.messages.hrv_message import HrvMessage
 from fit_tool.profile.messages.lap_message import LapMessage
 from fit_tool.profile.messages.record_message import RecordMessage
 from fit_tool.profile.messages.session_message import SessionMessage
@@ -45,6 +47,8 @@ if TYPE_CHECKING:
 
 MAX_ALTITUDE_M = 12_000.0
 MAX_SPEED_MPS = 65.0
+MAX_RR_MS = 65_000.0
+RR_PER_MESSAGE = 5
 SERIAL_NUMBER = 0x54574C31  # any fixed number: the file's device is Treadwell itself
 
 
@@ -84,6 +88,17 @@ def _record(point: Point) -> RecordMessage:
     if point.stride_m is not None:
         message.step_length = point.stride_m * 1000.0
     return message
+
+
+def _hrv(rr_ms: tuple[float, ...]) -> list[HrvMessage]:
+    """A strap's RR intervals after the record of their second, at most five a message."""
+    valid = [value / 1000 for value in rr_ms if 0 < value < MAX_RR_MS]
+    messages = []
+    for first in range(0, len(valid), RR_PER_MESSAGE):
+        message = HrvMessage()
+        message.time = valid[first : first + RR_PER_MESSAGE]
+        messages.append(message)
+    return messages
 
 
 def _sport(figures: Totals) -> tuple[Sport, SubSport]:
@@ -148,6 +163,8 @@ def encode(run: RunExport, *, manufacturer: int = 255, product: int = 0) -> byte
     builder.add(_event(start, EventType.START))
     for point in points:
         builder.add(_record(point))
+        for hrv in _hrv(point.rr_ms):
+            builder.add(hrv)
     builder.add(_event(end, EventType.STOP_ALL))
 
     for index, lap in enumerate(laps(points)):

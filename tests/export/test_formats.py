@@ -86,6 +86,14 @@ def test_fit_is_a_treadmill_run_with_the_run_records_distance_and_ascent(
     distances = [r["distance"] for r in records]
     assert distances == sorted(distances)
 
+    rr: list[float] = []
+    for message in fit["hrv_mesgs"]:  # the SDK gives a one-value array as a plain number
+        times = message["time"]
+        rr.extend(times if isinstance(times, list) else [times])
+    assert rr == [
+        pytest.approx(round(60000 / (100 + t % 40)) / 1000, abs=0.001) for t in range(1200)
+    ]
+
     laps = fit["lap_mesgs"]
     assert len(laps) == 3  # about 2.3 km: two whole kilometres and the rest
     assert sum(lap["total_distance"] for lap in laps) == pytest.approx(
