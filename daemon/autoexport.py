@@ -292,11 +292,22 @@ class AutoExporter:
                     await self._wake.wait()
 
     async def process_due(self) -> int:
-        """Do every job that is due now; returns how many finished."""
+        """Do every job that is due now; returns how many finished.
+
+        Without a directory (the setting was removed since the jobs were queued) the jobs
+        wait, untouched, for one to be configured again.
+        """
+        if not self.enabled:
+            return 0
         finished = 0
         for job in self._due():
-            if await self._step(job):
-                finished += 1
+            try:
+                done = await self._step(job)
+            except Exception as exc:  # one bad job must not stop the daemon
+                _LOGGER.exception("export: run %s (%s) failed unexpectedly", job.run_id, job.format)
+                self._retry(job, f"unexpected {type(exc).__name__}: {exc}")
+                done = False
+            finished += done
         return finished
 
     def _retention(self) -> None:
@@ -305,6 +316,9 @@ class AutoExporter:
             pruned = apply_retention(self.state_dir, self.storage, datetime.now(UTC))
         except StateStoreError as exc:
             _LOGGER.error("storage: retention not applied: %s", exc)  # noqa: TRY400
+            return
+        except Exception:  # retention must never stop the daemon
+            _LOGGER.exception("storage: retention failed")
             return
         if any((pruned.samples, pruned.outbox, pruned.runs, pruned.jobs)):
             _LOGGER.info("storage: retention removed %s", pruned)
@@ -318,6 +332,8 @@ class AutoExporter:
         return [Job(*row) for row in rows]
 
     def _next_delay(self) -> float:
+        if not self.enabled:
+            return RETENTION_EVERY_S
         row = self._conn.execute(
             "SELECT MIN(next_at) FROM export_jobs WHERE state IN ('write', 'command')"
         ).fetchone()

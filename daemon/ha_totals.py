@@ -145,6 +145,9 @@ class TotalsPublisher:
             except (sqlite3.Error, OSError, ValueError) as exc:
                 _LOGGER.error("totals: not published: %s", exc)  # noqa: TRY400
                 messages = []
+            except Exception:  # totals must never stop the daemon
+                _LOGGER.exception("totals: not published")
+                messages = []
             for topic, payload in messages:
                 self._publish(topic, payload)
             local = now.astimezone(self._tz)

@@ -198,3 +198,27 @@ def test_retention_keeping_everything_removes_nothing(tmp_path: Path) -> None:
         state_dir, StorageSettings(samples_days=0, history_days=0), datetime(2040, 1, 1, tzinfo=UTC)
     )
     assert (pruned.samples, pruned.runs) == (0, 0)
+
+
+async def test_jobs_wait_while_the_directory_setting_is_gone_and_run_when_it_is_back(
+    tmp_path: Path,
+) -> None:
+    state_dir, out = tmp_path / "state", tmp_path / "exports"
+    run_id = store_run(state_dir, seconds=10)
+    exporter = AutoExporter(state_dir, ExportSettings(directory=out))
+    exporter.on_run_end(run_id)
+    exporter.close()
+
+    exporter = AutoExporter(state_dir, ExportSettings())  # the operator removed `directory`
+    try:
+        assert await exporter.process_due() == 0
+        assert [job.state for job in exporter.jobs()] == ["write"]
+    finally:
+        exporter.close()
+
+    exporter = AutoExporter(state_dir, ExportSettings(directory=out))
+    try:
+        assert await exporter.process_due() == 1
+    finally:
+        exporter.close()
+    assert (out / "default" / f"2026-11-30-0630-run-{run_id}.fit").is_file()
