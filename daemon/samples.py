@@ -311,9 +311,9 @@ class SampleRecorder:
         self._stride_m: float | None = None
 
     @classmethod
-    def in_dir(cls, state_dir: Path, **kwargs: float) -> Self:
+    def in_dir(cls, state_dir: Path, *, commit_every_s: float = DEFAULT_COMMIT_EVERY_S) -> Self:
         """A recorder on `<state_dir>/treadwell.sqlite`."""
-        return cls(state_dir / STATE_FILE_NAME, **kwargs)  # type: ignore[arg-type]
+        return cls(state_dir / STATE_FILE_NAME, commit_every_s=commit_every_s)
 
     @property
     def connection(self) -> sqlite3.Connection:
