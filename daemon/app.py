@@ -21,18 +21,21 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, assert_never
 
 from treadwell.daemon import messages
+from treadwell.daemon.autoexport import AutoExporter
 from treadwell.daemon.channel import TreadmillChannel
 from treadwell.daemon.clock import Clock
 from treadwell.daemon.devices import build_links, discovery_messages
 from treadwell.daemon.effects import KEY_SEPARATOR, Effects
+from treadwell.daemon.ha_totals import TotalsPublisher
 from treadwell.daemon.household import household_json, load_household
 from treadwell.daemon.inclines import InclineDone, InclineProcedures
 from treadwell.daemon.inputs import LinkInputs
 from treadwell.daemon.mqtt import BridgeSettings, MqttBridge
 from treadwell.daemon.outbox import Outbox
+from treadwell.daemon.samples import SampleRecorder
 from treadwell.daemon.scheduler import PromptScheduler
 from treadwell.daemon.store import StateStoreError, Store
-from treadwell.drivers.events import LinkEvent
+from treadwell.drivers.events import HeartRateReading, LinkEvent, RscReading, TreadmillReading
 from treadwell.rules import household
 from treadwell.rules.actions import PublishPrompt, RunStarted
 from treadwell.rules.events import TimerFired
@@ -117,6 +120,16 @@ class Daemon:
             on_ha_online=self._publish_all_state,
             discovery=lambda: discovery_messages(settings, self._channels, runners),
         )
+        # Per-second samples, automatic exports and totals (daemon/samples.py, autoexport.py).
+        self._samples = SampleRecorder.in_dir(
+            state_dir, commit_every_s=settings.storage.commit_every_s
+        )
+        self._totals = TotalsPublisher(
+            state_dir, base=self._base, publish=self._bridge.publish_retained, runners=runners
+        )
+        self._exporter = AutoExporter(
+            state_dir, settings.export, settings.storage, on_written=self._totals.refresh
+        )
         self._inclines = InclineProcedures(self._queue.put_nowait)
         self._inputs = LinkInputs(
             channels=self._channels,
@@ -136,6 +149,9 @@ class Daemon:
             channels=self._channels,
             clock=self._clock,
             publish_state=self._publish_state,
+            samples=self._samples,
+            exporter=self._exporter,
+            totals=self._totals,
         )
 
     @property
@@ -167,12 +183,15 @@ class Daemon:
         """Run until `stop` is set; then close everything cleanly."""
         self._scheduler.start()
         self._reschedule_written()
+        self._reattach_runs()
         try:
             async with asyncio.TaskGroup() as group:
                 bridge = group.create_task(self._bridge.run(stop))
                 workers = [group.create_task(link.run()) for link in self._links]
                 self._dispatcher = group.create_task(self._dispatch())
                 workers += [self._dispatcher, group.create_task(self._ticker())]
+                workers.append(group.create_task(self._exporter.run()))
+                workers.append(group.create_task(self._totals.run()))
                 self._publish_all_state()
                 await self._wait_ready(stop)
                 await stop.wait()
@@ -182,9 +201,25 @@ class Daemon:
                 await bridge
         finally:
             self._save()
+            self._samples.close()
+            self._exporter.close()
             self._scheduler.shutdown()
             self._outbox.close()
+            self._samples.close()
+            self._exporter.close()
             self._store.close()
+
+    def _reattach_runs(self) -> None:
+        """Runs a restart finds in progress keep recording samples under their stored id."""
+        for slug, channel in self._channels.items():
+            run_id = self.house.slot(slug).engine.run_id
+            if run_id is None:
+                continue
+            try:
+                record = self._store.run_by_key(run_id)
+            except StateStoreError:
+                continue
+            channel.store_run = None if record is None else record.id
 
     def _reschedule_written(self) -> None:
         """Prompts a kill left written but not yet handed to the scheduler."""
@@ -250,8 +285,29 @@ class Daemon:
                 order, republish = self._inputs.order_for(item)
         if order is not None:
             await self._evaluate(order)
+        self._record(item)
         if republish is not None:
             self._publish_state(republish)
+
+    def _record(self, item: _Input) -> None:
+        """Samples for the export: every reading of a run, RR intervals, footpod values."""
+        match item:
+            case TreadmillReading(device, data):
+                channel = self._channels[device]
+                heart_rate = channel.arbiter.choose(asyncio.get_running_loop().time())
+                self._samples.on_reading(
+                    channel.store_run,
+                    self.house.runner_on(device),
+                    self._clock.now(),
+                    data,
+                    None if heart_rate is None else heart_rate.heart_rate_bpm,
+                )
+            case HeartRateReading(_, measurement):
+                self._samples.add_rr(measurement.rr_intervals_ms)
+            case RscReading(_, measurement):
+                self._samples.on_footpod(measurement.cadence_spm, measurement.stride_length_m)
+            case _:
+                pass
 
     async def _evaluate(self, order: household.Order) -> None:
         before = self.house

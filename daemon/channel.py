@@ -48,6 +48,7 @@ class TreadmillChannel:
     connected: bool = False
     latest: TreadmillData | None = None
     setting_incline: bool = False
+    store_run: int | None = None  # the history's id of the run in progress (samples, export)
     # Cadence and stride: a footpod's (fresh for `FOOTPOD_FRESH_S`), else from the deck's
     # step count where it reports one.
     cadence_spm: float | None = None

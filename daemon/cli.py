@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "scan": ("scan", "list the treadmills, heart-rate straps and footpods around"),
     "config": ("config", "check the configuration or print a commented example"),
     "history": ("history", "list past runs from the state database"),
+    "export": ("export", "write a run as a FIT, TCX or CSV file"),
     "flags": ("flags", "show or set the back-pain flag (through the running daemon)"),
     "checkin": ("checkin", "report how your back feels (through the running daemon)"),
     "capture": ("capture", "record what a treadmill or strap does, to a file for a report"),

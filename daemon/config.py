@@ -412,6 +412,34 @@ class FlagsSettings(_Model):
     days: int | None = Field(default=None, ge=1, le=365)
 
 
+class StorageSettings(_Model):
+    """How long the state database keeps what (days; 0 keeps for ever).
+
+    Defaults: samples 365 days (about 50 MB for a year of daily one-hour runs), delivered
+    prompts in the outbox 30 days (far longer than a prompt can be re-issued), run history
+    for ever (a few hundred bytes a run).
+    """
+
+    samples_days: int = Field(default=365, ge=0, le=36500)
+    outbox_days: int = Field(default=30, ge=1, le=36500)
+    history_days: int = Field(default=0, ge=0, le=36500)
+    commit_every_s: float = Field(default=2.0, gt=0.0, le=60.0)
+
+
+ExportFormat = Literal["fit", "tcx", "csv"]
+
+
+class ExportSettings(_Model):
+    """Automatic export of every finished run (see docs/export.md)."""
+
+    directory: Path | None = None
+    formats: list[ExportFormat] = Field(default_factory=lambda: list[ExportFormat](["fit"]))
+    command: list[str] = Field(default_factory=list)
+    retry_s: float = Field(default=60.0, gt=0.0, le=86400.0)
+    fit_manufacturer: int = Field(default=255, ge=0, le=65534)
+    fit_product: int = Field(default=0, ge=0, le=65534)
+
+
 class _FileSource(PydanticBaseSettingsSource):
     """The parsed TOML file (parsed by `load_settings`, so syntax errors get a key)."""
 
@@ -465,6 +493,8 @@ class Settings(BaseSettings):
     runners: list[RunnerSettings] = Field(default_factory=list)
     rules: RulesSettings = Field(default_factory=RulesSettings)
     flags: FlagsSettings = Field(default_factory=FlagsSettings)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    export: ExportSettings = Field(default_factory=ExportSettings)
     state_dir: Path = Field(default_factory=paths.state_dir)
     log_level: LogLevel = "INFO"
 

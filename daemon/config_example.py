@@ -175,4 +175,33 @@ prompt_grace_s = 1800
 back_pain = "none"
 # How many days a flag set from here lasts (example); default: until cleared.
 # days = 7
+
+[storage]
+# How long the state database keeps things, in days (0 keeps them for ever).
+# Per-second samples of each run: a year of daily one-hour runs is about 50 MB.
+samples_days = 365
+# Prompts the broker acknowledged (pending ones are always kept).
+outbox_days = 30
+# Run summaries and check-ins: a few hundred bytes a run.
+history_days = 0
+# Samples are written in batches this many seconds apart: what a crash can lose.
+commit_every_s = 2.0
+
+[export]
+# After each run, write its file(s) under DIRECTORY/<runner>/ (example); default: no
+# automatic export (`treadwell export` still works).
+# directory = "/var/lib/treadwell/exports"
+# Any of "fit", "tcx", "csv".
+formats = ["fit"]
+# A command run on each new file, with the file's path as its last argument (example),
+# e.g. to copy it to a synced folder. A failure is logged and retried, never dropped.
+# command = ["rclone", "copy"]
+command = []
+# Seconds before a failed command is tried again.
+retry_s = 60.0
+# The device a FIT file says it comes from (FIT manufacturer and product ids). Some
+# platforms compute training effect and similar figures only for files from a device
+# they know; 255 is "development". See docs/export.md.
+fit_manufacturer = 255
+fit_product = 0
 """

@@ -31,10 +31,13 @@ from treadwell.rules.household import CancelIncline, InclineRefused, Routed, Run
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
+    from treadwell.daemon.autoexport import AutoExporter
     from treadwell.daemon.channel import TreadmillChannel
     from treadwell.daemon.clock import Clock
+    from treadwell.daemon.ha_totals import TotalsPublisher
     from treadwell.daemon.inclines import InclineProcedures
     from treadwell.daemon.mqtt import MqttBridge
+    from treadwell.daemon.samples import SampleRecorder
     from treadwell.daemon.scheduler import PromptScheduler
     from treadwell.daemon.store import Store
     from treadwell.rules.model import Prompt
@@ -65,7 +68,13 @@ class Effects:
         channels: dict[str, TreadmillChannel],
         clock: Clock,
         publish_state: Callable[[str], None],
+        samples: SampleRecorder,
+        exporter: AutoExporter,
+        totals: TotalsPublisher,
     ) -> None:
+        self._samples = samples
+        self._exporter = exporter
+        self._totals = totals
         self._base = base
         self._default = default_runner
         self._bridge = bridge
@@ -132,7 +141,9 @@ class Effects:
     def _act(self, item: Routed) -> None:
         action, runner = item.action, item.runner or self._default
         match action:
-            case PublishPrompt() | RunStarted() | SchedulePrompt():
+            case RunStarted(run_id):
+                self._run_recorded(item.treadmill, run_id)
+            case PublishPrompt() | SchedulePrompt():
                 pass  # published in step 1, or written by the commit
             case SetIncline():
                 channel = self._channels.get(action.treadmill)
@@ -155,6 +166,7 @@ class Effects:
                     summary.distance_m,
                     summary.duration_s,
                 )
+                self._run_over(summary.treadmill, runner)
                 payload = messages.run_payload_from(summary, treadmill=summary.treadmill)
                 self._bridge.publish_retained(f"{self._base}/run", payload)
                 self._bridge.publish_retained(runner_topic(self._base, runner, "run"), payload)
@@ -164,6 +176,28 @@ class Effects:
                 self._publish_state(treadmill)
             case _:
                 assert_never(action)
+
+    def _run_recorded(self, treadmill: str | None, run_id: str) -> None:
+        """The run is in the history: its samples go under its stored id."""
+        channel = self._channels.get(treadmill or "")
+        if channel is None:
+            return
+        try:
+            record = self._store.run_by_key(run_id)
+        except StateStoreError as exc:
+            _LOGGER.error("state: run %s not found: %s", run_id, exc)  # noqa: TRY400
+            record = None
+        channel.store_run = None if record is None else record.id
+
+    def _run_over(self, treadmill: str | None, runner: str) -> None:
+        """The run ended: its last samples are written, its export queued, totals refreshed."""
+        channel = self._channels.get(treadmill or "")
+        if channel is None or channel.store_run is None:
+            return
+        self._samples.finish(channel.store_run)
+        self._exporter.on_run_end(channel.store_run, runner)
+        self._totals.refresh()
+        channel.store_run = None
 
     def publish_flags(self, runner: str, back_pain: str, expires_at: object) -> None:
         """A runner's flag, retained, on their topic (and on `{base}/flags` for the default)."""

@@ -2,7 +2,7 @@
 
 Each runner gets a device with their back-pain flag (a select), a one-tap answer to "how is
 your back?" (a select whose options become check-in commands, so no YAML is needed), their
-last run (a sensor with the run summary as attributes) and their own prompt event. The
+own prompt event, and their totals and last run (`build_runner_totals_discovery`). The
 treadmills' devices carry a "Runner" select (`daemon/discovery.py`).
 """
 
@@ -13,6 +13,7 @@ from typing import Any, Final
 from treadwell.daemon.discovery import (
     BACK_PAIN_OPTIONS,
     ORIGIN_NAME,
+    build_runner_totals_discovery,
     discovery_object_id,
     entity_slug,
 )
@@ -90,15 +91,6 @@ def build_runner_discovery(
                 "icon": "mdi:clipboard-pulse",
                 "qos": 1,
             },
-            "last_run": entity("sensor", "last_run", "Last run distance")
-            | {
-                "state_topic": f"{root}/run",
-                "value_template": "{{ value_json.distance_m | default(none) }}",
-                "json_attributes_topic": f"{root}/run",
-                "unit_of_measurement": "m",
-                "device_class": "distance",
-                "icon": "mdi:run",
-            },
             "prompt": entity("event", "prompt", "Coach prompt")
             | {
                 "state_topic": f"{root}/prompt",
@@ -108,4 +100,14 @@ def build_runner_discovery(
             },
         },
     }
+    # Their totals (today, this week, all time) and last run, on the same device.
+    _, totals = build_runner_totals_discovery(
+        base=base,
+        discovery_prefix=discovery_prefix,
+        daemon_id=daemon_id,
+        runner_slug=runner_slug,
+        runner_name=runner_name,
+        sw_version=sw_version,
+    )
+    payload["components"] |= totals["components"]
     return f"{discovery_prefix}/device/{object_id}/config", payload

@@ -16,12 +16,14 @@ from treadwell.daemon.config import (
     EX_CONFIG,
     BleSettings,
     ConfigError,
+    ExportSettings,
     FlagsSettings,
     FootpodSettings,
     MqttSettings,
     RulesSettings,
     RunnerSettings,
     Settings,
+    StorageSettings,
     StrapSettings,
     TreadmillSettings,
     load_settings,
@@ -438,11 +440,14 @@ def test_the_example_config_is_valid_and_documents_every_key() -> None:
         RunnerSettings,
         RulesSettings,
         FlagsSettings,
+        StorageSettings,
+        ExportSettings,
     ]
-    groups = {"mqtt", "ble", "treadmills", "straps", "footpods", "runners", "rules", "flags"}
+    sections = {"mqtt", "ble", "treadmills", "straps", "footpods", "runners", "rules", "flags"}
+    sections |= {"storage", "export"}
     for model in models:
         for name in model.model_fields:
-            if name not in groups:
+            if name not in sections:
                 assert f"{name} = " in EXAMPLE_CONFIG, f"{model.__name__}.{name}"
 
 

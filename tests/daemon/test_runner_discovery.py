@@ -52,17 +52,21 @@ def test_each_runner_has_a_device_of_its_own() -> None:
     assert payload["device"]["name"] == "Alice (runner)"
 
 
-def test_the_runner_has_a_flag_a_checkin_a_last_run_and_prompts() -> None:
+def test_the_runner_has_a_flag_a_checkin_prompts_totals_and_a_last_run() -> None:
     platforms = {key: c["platform"] for key, c in components().items()}
-    assert platforms == {
+    assert {
         "back_pain": "select",
         "checkin": "select",
-        "last_run": "sensor",
         "prompt": "event",
-    }
+        "last_run": "sensor",
+        "today_distance": "sensor",
+        "all_time_runs": "sensor",
+    }.items() <= platforms.items()
     assert components()["prompt"]["state_topic"] == f"{BASE}/runners/alice/prompt"
     assert components()["prompt"]["event_types"] == list(PROMPT_KINDS)
-    assert components()["last_run"]["state_topic"] == f"{BASE}/runners/alice/run"
+    assert components()["last_run"]["state_topic"] == f"{BASE}/runners/alice/totals"
+    unique = [c["unique_id"] for c in components().values()]
+    assert len(unique) == len(set(unique))
 
 
 @pytest.mark.parametrize("option", ["none", "ache", "check", "red"])
