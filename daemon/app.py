@@ -17,8 +17,7 @@ import contextlib
 import json
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import TYPE_CHECKING, assert_never
+from typing import TYPE_CHECKING
 
 from treadwell.daemon import messages
 from treadwell.daemon.autoexport import AutoExporter
@@ -31,15 +30,15 @@ from treadwell.daemon.household import household_json, load_household
 from treadwell.daemon.inclines import InclineDone, InclineProcedures
 from treadwell.daemon.inputs import LinkInputs
 from treadwell.daemon.mqtt import BridgeSettings, MqttBridge
+from treadwell.daemon.orders import order_for
 from treadwell.daemon.outbox import Outbox
 from treadwell.daemon.samples import SampleRecorder
 from treadwell.daemon.scheduler import PromptScheduler
 from treadwell.daemon.store import StateStoreError, Store
-from treadwell.drivers.events import HeartRateReading, LinkEvent, RscReading, TreadmillReading
+from treadwell.drivers.events import LinkEvent
 from treadwell.rules import household
-from treadwell.rules.actions import PublishPrompt, RunStarted
+from treadwell.rules.actions import PublishPrompt, RunEnded, RunStarted
 from treadwell.rules.events import TimerFired
-from treadwell.rules.model import BackPain, PainKind
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -285,35 +284,18 @@ class Daemon:
                 order, republish = self._inputs.order_for(item)
         if order is not None:
             await self._evaluate(order)
-        self._record(item)
+        self._inputs.record(item, self._samples)
         if republish is not None:
             self._publish_state(republish)
-
-    def _record(self, item: _Input) -> None:
-        """Samples for the export: every reading of a run, RR intervals, footpod values."""
-        match item:
-            case TreadmillReading(device, data):
-                channel = self._channels[device]
-                heart_rate = channel.arbiter.choose(asyncio.get_running_loop().time())
-                self._samples.on_reading(
-                    channel.store_run,
-                    self.house.runner_on(device),
-                    self._clock.now(),
-                    data,
-                    None if heart_rate is None else heart_rate.heart_rate_bpm,
-                )
-            case HeartRateReading(_, measurement):
-                self._samples.add_rr(measurement.rr_intervals_ms)
-            case RscReading(_, measurement):
-                self._samples.on_footpod(measurement.cadence_spm, measurement.stride_length_m)
-            case _:
-                pass
 
     async def _evaluate(self, order: household.Order) -> None:
         before = self.house
         self.house, routed = household.evaluate(self.house, order, self._clock.now())
         if self.house is not before:
             self._dirty = True
+        for item in routed:
+            if isinstance(item.action, RunStarted | RunEnded) and item.treadmill in self._channels:
+                self._publish_state(item.treadmill)
         starts = any(isinstance(r.action, RunStarted) for r in routed)
         if starts:
             # A run's start (its record, the run counter in its id) is written before its
@@ -335,29 +317,14 @@ class Daemon:
             self._dirty = False
 
     def _order_for(self, command: messages.Command) -> household.Order:
-        now = self._clock.now()
-        default = self.house.config.default_runner
-        match command:
-            case messages.FlagsSetCommand(back_pain=back_pain, days=days, runner=runner):
-                expires = now + timedelta(days=days) if days else None
-                return household.RunnerFlagSet(runner or default, BackPain(back_pain), expires)
-            case messages.CheckinCommand(pain=pain, kinds=kinds, runner=runner, run_id=run_id):
-                who = runner or default
-                about = household.checkin_run(self.house, who, run_id)
-                try:
-                    self._store.add_checkin(
-                        pain, ",".join(kinds), at=now, runner=who, run_key=about
-                    )
-                except StateStoreError as exc:
-                    _LOGGER.error("state: check-in not stored: %s", exc)  # noqa: TRY400
-                first, *others = (PainKind(kind) for kind in kinds)
-                return household.RunnerCheckin(who, pain, first, about, tuple(others))
-            case messages.InclineSetCommand(device=device, incline_pct=incline_pct):
-                return household.InclineRequested(device, incline_pct)
-            case messages.RunnerSelectCommand(device=device, runner=runner):
-                return household.RunnerSelected(device, runner)
-            case _:
-                assert_never(command)
+        return order_for(
+            command,
+            self.house,
+            self._clock.now(),
+            store=self._store,
+            bridge=self._bridge,
+            base=self._base,
+        )
 
     def _incline_done(self, done: InclineDone) -> None:
         channel = self._channels.get(done.slug)

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from treadwell.daemon.channel import TreadmillChannel
+    from treadwell.daemon.samples import SampleRecorder
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -77,6 +78,26 @@ class LinkInputs:
             return None
         paired = self._strap_pairs.get(strap)
         return None if paired is None else self._channels.get(paired)
+
+    def record(self, item: object, samples: SampleRecorder) -> None:
+        """Samples for the export: every reading of a run, RR intervals, footpod values."""
+        match item:
+            case TreadmillReading(device, data):
+                channel = self._channels[device]
+                heart_rate = channel.arbiter.choose(asyncio.get_running_loop().time())
+                samples.on_reading(
+                    channel.store_run,
+                    self._runner_on(device),
+                    self._now(),
+                    data,
+                    None if heart_rate is None else heart_rate.heart_rate_bpm,
+                )
+            case HeartRateReading(_, measurement):
+                samples.add_rr(measurement.rr_intervals_ms)
+            case RscReading(_, measurement):
+                samples.on_footpod(measurement.cadence_spm, measurement.stride_length_m)
+            case _:
+                pass
 
     def order_for(self, event: LinkEvent) -> tuple[Order | None, str | None]:
         """The order for `event` (or None) and the treadmill whose state to re-publish."""

@@ -85,31 +85,78 @@ def base() -> str:
 # -- checkin ---------------------------------------------------------------------------------
 
 
+async def _confirming_daemon(
+    client: aiomqtt.Client, base: str, *, confirm: bool
+) -> aiomqtt.Message:
+    """Play the daemon: take one check-in and (if `confirm`) confirm it as the daemon does."""
+    async with asyncio.timeout(30):
+        message = await anext(aiter(client.messages))
+    if confirm:
+        assert isinstance(message.payload, bytes)
+        command = CheckinCommand.model_validate_json(message.payload)
+        payload = json.dumps(
+            {"runner": "default", "pain": command.pain, "kinds": list(command.kinds)}
+        )
+        topic = f"{base}/runners/default/checkin/last"
+        await client.publish(topic, payload, qos=1, retain=True)
+    return message
+
+
 @pytest.mark.mqtt
-def test_checkin_publishes_a_valid_command_with_qos_1(
+def test_checkin_is_sent_with_qos_1_and_waits_for_the_daemons_confirmation(
     mosquitto: Mosquitto, tmp_path: Path, env: dict[str, str], base: str
 ) -> None:
     config = config_for(tmp_path, mosquitto.host, mosquitto.port, base)
 
     async def scenario() -> tuple[Result, aiomqtt.Message]:
         async with aiomqtt.Client(mosquitto.host, mosquitto.port) as daemon:
-            await daemon.subscribe(f"{base}/checkin", qos=1)
+            await daemon.subscribe(f"{base}/runners/default/checkin", qos=1)
             await daemon.publish(f"{base}/status", b"online", qos=1, retain=True)
-            result = await treadwell(
-                env, "checkin", "--pain", "6", "--kind", "sharp", "--config", str(config)
+            # An earlier check-in's retained confirmation must not count as this one's.
+            stale = json.dumps({"runner": "default", "pain": 6, "kinds": ["sharp", "radiating"]})
+            topic = f"{base}/runners/default/checkin/last"
+            await daemon.publish(topic, stale, qos=1, retain=True)
+            command = treadwell(
+                env, "checkin", "--pain", "6", "--kind", "sharp", "--kind", "radiating",
+                "--config", str(config),
+            )  # fmt: skip
+            result, message = await asyncio.gather(
+                command, _confirming_daemon(daemon, base, confirm=True)
             )
-            async with asyncio.timeout(10):
-                message = await anext(aiter(daemon.messages))
         return result, message
 
     result, message = run_async(scenario())
     assert result.code == 0, result.err
-    assert result.out == "check-in sent: pain 6, sharp\n"
+    assert result.out == "check-in taken for default: pain 6, sharp, radiating\n"
     assert message.qos == 1
     assert isinstance(message.payload, bytes)
     assert CheckinCommand.model_validate_json(message.payload) == CheckinCommand(
-        pain=6, kind="sharp"
+        pain=6, kind="sharp", kinds=("sharp", "radiating")
     )
+
+
+@pytest.mark.mqtt
+def test_checkin_without_a_confirmation_fails_clearly(
+    mosquitto: Mosquitto, tmp_path: Path, env: dict[str, str], base: str
+) -> None:
+    config = config_for(tmp_path, mosquitto.host, mosquitto.port, base)
+
+    async def scenario() -> Result:
+        async with aiomqtt.Client(mosquitto.host, mosquitto.port) as daemon:
+            await daemon.subscribe(f"{base}/runners/default/checkin", qos=1)
+            await daemon.publish(f"{base}/status", b"online", qos=1, retain=True)
+            command = treadwell(
+                env, "checkin", "--pain", "2", "--kind", "ache", "--timeout", "2",
+                "--config", str(config),
+            )  # fmt: skip
+            result, _ = await asyncio.gather(
+                command, _confirming_daemon(daemon, base, confirm=False)
+            )
+        return result
+
+    result = run_async(scenario())
+    assert result.code == 1
+    assert "did not confirm the check-in" in result.err
 
 
 @pytest.mark.mqtt
@@ -121,7 +168,7 @@ def test_checkin_without_an_online_daemon_fails_and_sends_nothing(
 
     async def scenario() -> tuple[Result, list[aiomqtt.Message]]:
         async with aiomqtt.Client(mosquitto.host, mosquitto.port) as watcher:
-            await watcher.subscribe(f"{base}/checkin", qos=1)
+            await watcher.subscribe(f"{base}/runners/default/checkin", qos=1)
             if status is not None:
                 await watcher.publish(f"{base}/status", status, qos=1, retain=True)
             result = await treadwell(
@@ -137,7 +184,7 @@ def test_checkin_without_an_online_daemon_fails_and_sends_nothing(
                 str(config),
             )
             # The command has ended: anything it had sent is with the broker by now.
-            await watcher.publish(f"{base}/checkin", b"marker", qos=1)
+            await watcher.publish(f"{base}/runners/default/checkin", b"marker", qos=1)
             seen = []
             async with asyncio.timeout(10):
                 async for message in watcher.messages:

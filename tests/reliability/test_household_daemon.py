@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import json
 import os
+import sys
 import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -353,3 +354,28 @@ async def test_household_safety_holds_whatever_arrives(
             assert not sent.red, (deck, sent, script)
             ceiling = min(CEILINGS[sent.runner], DECK_CEILINGS[deck], deck_range.max_pct)
             assert 0.0 <= request.incline_pct <= ceiling + 1e-9, (deck, sent, script)
+
+
+async def test_the_checkin_command_reaches_the_runner_it_names_and_is_confirmed(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    base = f"h{uuid.uuid4().hex[:6]}"
+    settings = household_settings(mosquitto, tmp_path / "state", base)
+    config = tmp_path / "cli.toml"
+    config.write_text(
+        f'[mqtt]\nhost = "{mosquitto.host}"\nport = {mosquitto.port}\nbase_topic = "{base}"\n'
+        '[[runners]]\nname = "alice"\n[[runners]]\nname = "Bob"\n'
+    )
+    async with home(None) as place, running(settings, place.world) as daemon:
+        await until(lambda: daemon.bridge.connected, "the daemon online")
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "treadwell.daemon", "checkin", "--runner", "Bob",
+            "--pain", "3", "--kind", "ache", "--config", str(config),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
+    assert proc.returncode == 0, err.decode()
+    assert out.decode() == "check-in taken for bob: pain 3, ache\n"
+    with Store.in_dir(tmp_path / "state", read_only=True) as store:
+        (checkin,) = store.checkins()
+    assert (checkin.runner, checkin.pain, checkin.kind) == ("bob", 3, "ache")
