@@ -101,6 +101,7 @@ class BleLink(ABC):
         loop = asyncio.get_running_loop()
         delays = self._backoff.delays()
         while True:
+            _stop_if_cancelled()
             started = loop.time()
             try:
                 await self._session()
@@ -161,12 +162,14 @@ class BleLink(ABC):
             await client.connect()
         reason = "the device disconnected (switched off or out of range?)"
         try:
+            _stop_if_cancelled()
             with translated(f"setting up {self._device_name}"):
                 info_event = await self._setup(client, device)
             self._client = client
             _LOGGER.info("%s: connected to %s (%s)", self._label, self._device_name, device.address)
             self._emit(info_event)
             await self._after_connect()
+            _stop_if_cancelled()
             await lost.wait()
         except asyncio.CancelledError:
             reason = "the link was stopped"
@@ -200,3 +203,16 @@ class BleLink(ABC):
 
     def _on_drop(self) -> None:  # noqa: B027 (optional hook)
         """Forget per-connection state (partial records, pending requests)."""
+
+
+def _stop_if_cancelled() -> None:
+    """Raise CancelledError if a stop was asked for but swallowed on the way.
+
+    On Python 3.11, `asyncio.wait_for` (used inside bleak and the scanner) can swallow a
+    cancellation that arrives as its inner call completes; the task then carried on scanning
+    and connecting, and a daemon asked to stop never did. The request is still counted by
+    `Task.cancelling()`, so the link checks it between steps.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError

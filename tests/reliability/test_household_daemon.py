@@ -147,8 +147,17 @@ def sets(deck: VirtualTreadmill) -> list[float]:
 # -- scenarios ------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    ("checkin", "level", "prompt"),
+    [
+        # Sharp pain: get it checked soon (no incline changes, running not forbidden).
+        (b'{"pain": 8, "kind": "sharp"}', "check", "get_checked"),
+        # Sharp, severe and down the leg: stop running until seen.
+        (b'{"pain": 8, "kinds": ["sharp", "radiating"]}', "red", "stop_running"),
+    ],
+)
 async def test_a_red_checkin_stops_the_incline_on_every_treadmill_of_that_runner(
-    mosquitto: Mosquitto, tmp_path: Path
+    mosquitto: Mosquitto, tmp_path: Path, checkin: bytes, level: str, prompt: str
 ) -> None:
     base = f"h{uuid.uuid4().hex[:6]}"
     settings = household_settings(mosquitto, tmp_path, base)
@@ -159,12 +168,13 @@ async def test_a_red_checkin_stops_the_incline_on_every_treadmill_of_that_runner
     ):
         # alice (the default runner) runs on both decks; wait for both runs to be hers.
         await until(lambda: all(daemon.house.slot(d).engine.running for d in DECKS), "both runs")
-        await publish(mosquitto, f"{base}/checkin", b'{"pain": 8, "kind": "sharp"}')
+        run_ids = {daemon.house.slot(deck).engine.run_id for deck in DECKS}
+        await publish(mosquitto, f"{base}/checkin", checkin)
         await sub.wait_for(
             lambda _: any(
-                f["back_pain"] == "red" for f in sub.json_on(f"{base}/runners/alice/flags")
+                f["back_pain"] == level for f in sub.json_on(f"{base}/runners/alice/flags")
             ),
-            "alice's red flag",
+            f"alice's {level} flag",
         )
         before = {deck: len(sets(place.decks[deck])) for deck in DECKS}
         await publish(mosquitto, f"{base}/loft/incline/set", b"2.0")
@@ -175,10 +185,8 @@ async def test_a_red_checkin_stops_the_incline_on_every_treadmill_of_that_runner
     error = json.loads(sub.on(f"{base}/error")[0].payload)
     assert error["topic"] == f"{base}/loft/incline/set"
     assert "red back-pain flag" in error["error"]
-    stops = [p for p in sub.json_on(f"{base}/prompt") if p["kind"] == "stop_running"]
-    assert {p["run_id"] for p in stops} >= {
-        daemon.house.slot(deck).engine.run_id for deck in DECKS
-    } - {None}
+    told = {p["run_id"] for p in sub.json_on(f"{base}/runners/alice/prompt") if p["kind"] == prompt}
+    assert run_ids <= told
 
 
 async def test_runs_starting_together_on_two_treadmills_get_their_own_ids_and_prompts(
