@@ -254,7 +254,10 @@ class Daemon:
         while True:
             self._heartbeat = loop.time()
             try:
-                item = await asyncio.wait_for(self._queue.get(), timeout=_STALL_S / 3)
+                # Not asyncio.wait_for: on Python 3.11 it can swallow the cancellation that
+                # stops the daemon when an item arrives at the same moment.
+                async with asyncio.timeout(_STALL_S / 3):
+                    item = await self._queue.get()
             except TimeoutError:
                 continue
             try:
