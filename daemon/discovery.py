@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Final
 
+import treadwell.daemon.topics as topic_names
 from treadwell.daemon.messages import PROMPT_KINDS
 
 ORIGIN_NAME: Final = "treadwell"
@@ -87,9 +88,9 @@ def build_device_discovery(
             "back_pain": _entity(object_id, "select", "back_pain", "Back-pain flag", topics.daemon)
             | {
                 "options": list(BACK_PAIN_OPTIONS),
-                "command_topic": f"{base}/flags/set",
+                "command_topic": topic_names.flags_set(base),
                 "command_template": '{"back_pain": "{{ value }}"}',
-                "state_topic": f"{base}/flags",
+                "state_topic": topic_names.flags(base),
                 "value_template": "{{ value_json.back_pain }}",
                 "entity_category": "config",
                 "icon": "mdi:human-handsdown",
@@ -99,7 +100,7 @@ def build_device_discovery(
                 object_id, "number", "target_incline", "Target incline", topics.device
             )
             | {
-                "command_topic": f"{base}/{device_slug}/incline/set",
+                "command_topic": topic_names.incline_set(base, device_slug),
                 "state_topic": topics.state,
                 "value_template": "{{ value_json.incline_pct }}",
                 "min": incline_min,
@@ -112,22 +113,22 @@ def build_device_discovery(
             },
             "prompt": _entity(object_id, "event", "prompt", "Coach prompt", topics.daemon)
             | {
-                "state_topic": f"{base}/prompt",
+                "state_topic": topic_names.prompt(base),
                 "event_types": list(PROMPT_KINDS),
                 "icon": "mdi:message-alert",
                 "qos": 2,
             },
         },
     }
-    return f"{discovery_prefix}/device/{object_id}/config", payload
+    return topic_names.discovery_config(discovery_prefix, object_id), payload
 
 
 class _Topics:
     def __init__(self, base: str, device_slug: str) -> None:
-        self.state = f"{base}/{device_slug}/state"
-        status = {"topic": f"{base}/status"}
+        self.state = topic_names.device_state(base, device_slug)
+        status = {"topic": topic_names.status(base)}
         self.daemon = [status]
-        self.device = [status, {"topic": f"{base}/{device_slug}/availability"}]
+        self.device = [status, {"topic": topic_names.device_availability(base, device_slug)}]
 
 
 def _entity(

@@ -21,7 +21,9 @@ from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from treadwell.daemon import topics
 from treadwell.drivers.errors import TreadwellError
+from treadwell.rules.model import PromptKind
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Sequence
@@ -37,16 +39,7 @@ MAX_COMMAND_BYTES: Final = 4096
 INCLINE_MIN_PCT: Final = -10.0
 INCLINE_MAX_PCT: Final = 40.0
 
-PROMPT_KINDS: Final = (
-    "warmup",
-    "incline",
-    "form",
-    "hydration",
-    "stretch",
-    "checkin",
-    "see_physio",
-    "stop_running",
-)
+PROMPT_KINDS: Final = tuple(kind.value for kind in PromptKind)
 """Every prompt kind the rules engine emits (also Home Assistant's `event_types`)."""
 
 
@@ -120,7 +113,7 @@ Command = FlagsSetCommand | CheckinCommand | InclineSetCommand
 
 def command_topics(base: str) -> tuple[str, ...]:
     """The topic filters the bridge subscribes to for commands under `base`."""
-    return (f"{base}/flags/set", f"{base}/checkin", f"{base}/+/incline/set")
+    return topics.command_filters(base)
 
 
 def parse_command(topic: str, payload: bytes, *, base: str, devices: Collection[str]) -> Command:
@@ -143,11 +136,11 @@ def parse_command(topic: str, payload: bytes, *, base: str, devices: Collection[
         raise CommandError(
             topic, f"payload is {len(payload)} bytes, the limit is {MAX_COMMAND_BYTES}"
         )
-    if topic == f"{base}/flags/set":
+    if topic == topics.flags_set(base):
         return _validate(FlagsSetCommand, topic, _load_json(topic, payload))
-    if topic == f"{base}/checkin":
+    if topic == topics.checkin(base):
         return _validate(CheckinCommand, topic, _load_json(topic, payload))
-    device = _incline_device(topic, base)
+    device = topics.incline_set_device(topic, base)
     if device is None:
         raise CommandError(topic, "not a command topic")
     if device not in devices:
@@ -157,14 +150,6 @@ def parse_command(topic: str, payload: bytes, *, base: str, devices: Collection[
         data = {"incline_pct": data}
     incline = _validate(_InclinePayload, topic, data)
     return InclineSetCommand(device=device, incline_pct=incline.incline_pct)
-
-
-def _incline_device(topic: str, base: str) -> str | None:
-    prefix, suffix = f"{base}/", "/incline/set"
-    if not (topic.startswith(prefix) and topic.endswith(suffix)):
-        return None
-    device = topic[len(prefix) : -len(suffix)]
-    return device if device and "/" not in device else None
 
 
 def _reject_constant(name: str) -> Any:  # noqa: ANN401 - json's parse_constant hook
