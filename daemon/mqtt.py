@@ -29,11 +29,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
+import select
 import time
 from typing import TYPE_CHECKING, Final
 
 import aiomqtt
 from aiomqtt.exceptions import MqttConnectError
+from paho.mqtt.enums import MQTTErrorCode
 
 from treadwell.daemon import topics
 from treadwell.daemon.mqtt_core import (
@@ -57,6 +60,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from treadwell.daemon.messages import Command
+    from treadwell.daemon.mqtt_core import Publish
     from treadwell.daemon.outbox import Outbox
 
 __all__ = [
@@ -84,6 +88,8 @@ INCOMING_QUEUE_MAX: Final = 1000
 """Incoming messages waiting to be handled at most; more are dropped unread and counted."""
 _RECEIVE_BATCH = 100
 """Incoming messages handled in one go before the receiver lets other tasks run."""
+_READ_BURST = 1000
+"""Packets read from the socket at most per turn of the receiver."""
 EXIT_BRIDGE_FAILED: Final = 70
 """The daemon's exit status when the MQTT bridge fails unexpectedly (EX_SOFTWARE)."""
 
@@ -141,6 +147,8 @@ class MqttBridge:
         self._stopping = False
         self.connects = 0
         """Successful connections so far."""
+        self.received = 0
+        """Incoming messages (commands and Home Assistant's status) so far."""
         self.dropped = 0
         """Incoming messages dropped unread because the incoming queue was full."""
         self.incoming_peak = 0
@@ -292,6 +300,7 @@ class MqttBridge:
                 bridge._inbox = self
 
             def put_nowait(self, item: aiomqtt.Message) -> None:
+                bridge.received += 1
                 if self.full():
                     bridge.dropped += 1
                     bridge._core.dropped(item.topic.value)
@@ -343,7 +352,7 @@ class MqttBridge:
             [(topic, 1) for topic in (*topics.command_filters(self._base), core.ha_status_topic)]
         )
         for item in core.connection_made():
-            await client.publish(item.topic, item.payload, qos=item.qos, retain=item.retain)
+            await self._publish(client, item)
         self._connected.set()
         self._wake.set()
         self._stopping = False
@@ -368,6 +377,7 @@ class MqttBridge:
             # of a burst is taken straight from the queue, a batch at a time.
             batch = [await anext(messages)]
             inbox = self._inbox
+            _read_burst(client)
             while inbox is not None and len(batch) < _RECEIVE_BATCH and not inbox.empty():
                 batch.append(inbox.get_nowait())
             now = time.monotonic()
@@ -378,27 +388,95 @@ class MqttBridge:
             self._wake.set()
 
     async def _sender(self, client: aiomqtt.Client) -> None:
+        """Publish what the core hands out; state keeps flowing while an ack is awaited."""
         core = self._core
-        while not self._stopping:
-            self._wake.clear()
-            while not self._stop_requested():
-                item = core.next_publish(time.monotonic())
-                if item is None:
-                    break
-                await client.publish(item.topic, item.payload, qos=item.qos, retain=item.retain)
-                core.published(item, time.monotonic())
-            if self._stop_requested():
-                return
-            try:
-                async with asyncio.timeout(core.wake_in(time.monotonic())):
-                    await self._wake.wait()
-            except TimeoutError:
-                pass
+        inflight: tuple[asyncio.Task[None], Publish] | None = None
+        try:
+            while True:
+                self._wake.clear()
+                if inflight is not None and inflight[0].done():
+                    inflight[0].result()  # a failed publish ends the session
+                    core.published(inflight[1], time.monotonic())
+                    inflight = None
+                if self._stop_requested():
+                    if inflight is None:
+                        return
+                    await asyncio.wait([inflight[0]])  # finish it, so nothing is half-sent
+                    continue
+                item = core.next_publish(time.monotonic(), qos0_only=inflight is not None)
+                if item is not None and item.qos == 0:
+                    await client.publish(item.topic, item.payload, qos=0, retain=item.retain)
+                    core.published(item, time.monotonic())
+                elif item is not None:
+                    task = asyncio.create_task(self._publish(client, item))
+                    task.add_done_callback(lambda _: self._wake.set())
+                    inflight = (task, item)
+                else:
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(core.wake_in(time.monotonic())):
+                            await self._wake.wait()
+        finally:
+            if inflight is not None:
+                inflight[0].cancel()
+
+    async def _publish(self, client: aiomqtt.Client, item: Publish) -> None:
+        """Publish and wait for the broker's acknowledgement for as long as data arrives.
+
+        In a flood the acknowledgement waits behind the commands not read yet; that is a busy
+        connection, not a dead one. Only `PUBLISH_TIMEOUT_S` without any incoming message
+        ends the session.
+        """
+        publish = asyncio.ensure_future(
+            client.publish(
+                item.topic, item.payload, qos=item.qos, retain=item.retain, timeout=math.inf
+            )
+        )
+        try:
+            while True:
+                seen = self.received
+                done, _ = await asyncio.wait([publish], timeout=PUBLISH_TIMEOUT_S)
+                if done:
+                    return publish.result()
+                if self.received == seen:
+                    msg = f"no acknowledgement from the broker in {PUBLISH_TIMEOUT_S:g} s"
+                    raise aiomqtt.MqttError(msg)
+        finally:
+            if not publish.done():
+                publish.cancel()
 
     def _stop_requested(self) -> bool:
         # A method, not the attribute, so type checkers do not assume it is unchanged
         # across the awaits in between.
         return self._stopping
+
+
+def _read_burst(client: aiomqtt.Client) -> None:
+    """Read what the socket has, up to `_READ_BURST` packets.
+
+    aiomqtt reads one packet per turn of the event loop, while handling a command costs
+    more than reading it. In a flood the broker's acknowledgements of the daemon's own
+    messages would wait behind every command not read yet, and time out. Reading a burst per
+    turn (what does not fit the incoming queue is dropped and counted) keeps the socket
+    drained, so those acknowledgements arrive.
+
+    Raises:
+        aiomqtt.MqttError: If reading fails; the session then reconnects.
+    """
+    paho = client._client  # aiomqtt's paho client; aiomqtt's reader calls the same
+    sock = paho.socket()
+    for _ in range(_READ_BURST):
+        if sock is None:
+            return
+        pending = getattr(sock, "pending", None)
+        if not ((pending is not None and pending() > 0) or select.select([sock], [], [], 0)[0]):
+            return
+        try:
+            rc = paho.loop_read()
+        except Exception as exc:
+            msg = f"reading from the broker failed: {exc}"
+            raise aiomqtt.MqttError(msg) from exc
+        if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+            return  # paho has reported it; the next wait on aiomqtt raises
 
 
 def _mqtt_errors_only(exc: BaseException) -> bool:

@@ -55,7 +55,7 @@ ERROR_REPORT_BURST = 50
 """Rejected commands reported one by one before the rate limit applies."""
 ERROR_REPORT_RATE_HZ = 10.0
 """Reports a second on `{base}/error` once the burst is spent (a summary counts as one)."""
-DROPPED = "dropped unread: commands arrive faster than the daemon can handle them"
+DROPPED = "dropped unread: commands arrived faster than the daemon could handle them"
 RETAINED_REFUSED = (
     "a retained command is not applied when it is replayed on subscribe; the retained copy"
     " has been cleared (publish commands without retain)"
@@ -94,6 +94,7 @@ class _Reports:
         default_factory=lambda: ReportLimiter(ERROR_REPORT_RATE_HZ, ERROR_REPORT_BURST)
     )
     suppressed: int = 0
+    dropped: int = 0  # of `suppressed`
     last: tuple[str, str] = ("", "")
     flooding: bool = False
 
@@ -191,6 +192,7 @@ class BridgeCore:
 
     def dropped(self, topic: str) -> None:
         """Count a command dropped unread (the incoming queue was full); it joins the summary."""
+        self._reports.dropped += 1
         self._suppress(topic, DROPPED)
 
     def _suppress(self, topic: str, error: str) -> None:
@@ -252,12 +254,15 @@ class BridgeCore:
 
     # -- outgoing ------------------------------------------------------------------------
 
-    def next_publish(self, now: float) -> Publish | None:
+    def next_publish(self, now: float, *, qos0_only: bool = False) -> Publish | None:
         """The next message to publish now, if any; confirm it with `published`.
 
         Publish what it returns at once: a clearing message counts as sent when picked (the
-        broker may hand it back to the daemon before it acknowledges it).
+        broker may hand it back to the daemon before it acknowledges it). With `qos0_only`
+        (while a message waits for its acknowledgement) only telemetry is handed out.
         """
+        if qos0_only:  # telemetry may pass a message waiting for its acknowledgement
+            return self._next_state(now)
         self._maybe_rediscover(now)
         for pick in (
             self._next_urgent,
@@ -372,13 +377,19 @@ class BridgeCore:
         reports = self._reports
         if not reports.queue and reports.suppressed and reports.limiter.take(now):
             count, (topic, error) = reports.suppressed, reports.last
-            reports.suppressed = 0
+            dropped = f", {reports.dropped} of them {DROPPED}" if reports.dropped else ""
+            reports.suppressed = reports.dropped = 0
             _LOGGER.warning(
-                "MQTT: %d more commands rejected; the last on %s: %s", count, topic, error
+                "MQTT: %d more commands rejected%s; the last on %s: %s",
+                count,
+                dropped,
+                topic,
+                error,
             )
             summary = ErrorReport(
                 topic=topic,
-                error=f"{count} more rejected commands not reported one by one; the last: {error}",
+                error=f"{count} more rejected commands not reported one by one{dropped};"
+                f" the last: {error}",
                 received_at=datetime.now(UTC),
                 suppressed=count,
             )

@@ -319,12 +319,16 @@ def test_commands_dropped_unread_are_counted_in_the_summary(outbox: Outbox) -> N
         core.report_error("tw/checkin", "bad", 0.0)
     for _ in range(7):
         core.dropped("tw/flags/set")
+    core.report_error("tw/checkin", "the last problem", 0.0)
     sent = drain(core, 0.0) + drain(core, 1.0)
     summary = json.loads(sent[-1].payload)
-    assert summary["suppressed"] == 7
-    assert DROPPED in summary["error"]
-    assert summary["topic"] == "tw/flags/set"
-    assert reported(sent) == ERROR_REPORT_BURST + 7
+    assert summary["suppressed"] == 8
+    assert summary["error"] == (
+        f"8 more rejected commands not reported one by one, 7 of them {DROPPED};"
+        " the last: the last problem"
+    )
+    assert summary["topic"] == "tw/checkin"
+    assert reported(sent) == ERROR_REPORT_BURST + 8
 
 
 def test_topic_names_round_trip_for_incline_commands() -> None:
