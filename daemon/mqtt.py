@@ -13,13 +13,11 @@ publishes it and tells the core once the broker has it.
   a fresh client (no paho-side outgoing state carries over, so nothing is sent twice), while
   the broker keeps the session (`clean_session=False` and a stable client id), including QoS 1
   commands sent while the daemon was away.
-* Incoming messages wait in a bounded queue (`INCOMING_QUEUE_MAX`); when a flood fills it,
-  further messages are dropped unread and counted in the error report, so memory stays bounded
-  and the broker's acknowledgements of the daemon's own messages keep being read.
+* Incoming messages wait in a bounded queue (daemon/mqtt_inbox.py). State is sent while a
+  prompt waits for its acknowledgement, and that wait fails only when nothing arrives.
 * `{base}/status` is `online` (retained) on every connect; the last will says `offline`, and a
-  clean stop publishes `offline` itself because a clean DISCONNECT suppresses the will. An
-  unexpected error inside the session also publishes `offline` before the bridge gives up with
-  `BridgeFailedError` (the daemon then exits with status 70, see docs/mqtt.md).
+  clean stop or an unexpected error (daemon/mqtt_failure.py) publishes `offline` itself
+  because a clean DISCONNECT suppresses the will.
 * Repeated sessions that the broker ends right after they open mean another client uses the
   same client id; the bridge says so once and keeps doubling its reconnect delay.
 """
@@ -30,13 +28,11 @@ import asyncio
 import contextlib
 import logging
 import math
-import select
 import time
 from typing import TYPE_CHECKING, Final
 
 import aiomqtt
 from aiomqtt.exceptions import MqttConnectError
-from paho.mqtt.enums import MQTTErrorCode
 
 from treadwell.daemon import topics
 from treadwell.daemon.mqtt_core import (
@@ -47,13 +43,19 @@ from treadwell.daemon.mqtt_core import (
     PROMPT_QOS,
     BridgeCore,
 )
+from treadwell.daemon.mqtt_failure import (
+    EXIT_BRIDGE_FAILED,
+    BridgeFailedError,
+    fail_safe,
+    mqtt_errors_only,
+)
+from treadwell.daemon.mqtt_inbox import MAX_MESSAGES, Inbox, InboxStats, inbox_type, read_burst
 from treadwell.daemon.mqtt_pacing import Reconnect
 from treadwell.daemon.mqtt_settings import (
     BridgeSettings,
     InsecureCredentialsError,
     check_credentials,
 )
-from treadwell.drivers.errors import TreadwellError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -81,24 +83,11 @@ __all__ = [
 _LOGGER = logging.getLogger(__name__)
 
 PUBLISH_TIMEOUT_S = 10.0
-OFFLINE_TIMEOUT_S = 5.0
-"""How long a failing bridge tries to publish `offline` before it gives up."""
 _AUTH_FAILURES = frozenset({4, 5, 134, 135})  # MQTT 3.1.1 and 5 "bad credentials / not authorized"
-INCOMING_QUEUE_MAX: Final = 1000
+INCOMING_QUEUE_MAX: Final = MAX_MESSAGES
 """Incoming messages waiting to be handled at most; more are dropped unread and counted."""
 _RECEIVE_BATCH = 100
 """Incoming messages handled in one go before the receiver lets other tasks run."""
-_READ_BURST = 1000
-"""Packets read from the socket at most per turn of the receiver."""
-EXIT_BRIDGE_FAILED: Final = 70
-"""The daemon's exit status when the MQTT bridge fails unexpectedly (EX_SOFTWARE)."""
-
-
-class BridgeFailedError(TreadwellError):
-    """An unexpected error (not a broker or network problem) stopped the MQTT bridge.
-
-    `{base}/status` was set to `offline` first (when the broker could still be reached).
-    """
 
 
 class MqttBridge:
@@ -147,13 +136,10 @@ class MqttBridge:
         self._stopping = False
         self.connects = 0
         """Successful connections so far."""
-        self.received = 0
-        """Incoming messages (commands and Home Assistant's status) so far."""
-        self.dropped = 0
-        """Incoming messages dropped unread because the incoming queue was full."""
-        self.incoming_peak = 0
-        self._inbox: asyncio.Queue[aiomqtt.Message] | None = None
-        """The most incoming messages that ever waited at once (at most `INCOMING_QUEUE_MAX`)."""
+        self.incoming = InboxStats()
+        """Incoming messages received, dropped, and the most that waited at once."""
+        self._inbox: Inbox | None = None
+        self._awaiting_ack = 0
 
     @property
     def connected(self) -> bool:
@@ -286,64 +272,43 @@ class MqttBridge:
             tls_params=tls_params,
             tls_insecure=settings.tls_insecure if settings.tls else None,
             timeout=PUBLISH_TIMEOUT_S,
-            queue_type=self._inbox_type(),
+            queue_type=inbox_type(self.incoming, self._dropped, self._set_inbox),
             max_queued_incoming_messages=INCOMING_QUEUE_MAX,
         )
 
-    def _inbox_type(self) -> type[asyncio.Queue[aiomqtt.Message]]:
-        """A bounded queue class for incoming messages that counts what it drops."""
-        bridge = self
+    def _dropped(self, topic: str) -> None:
+        self._core.dropped(topic)
+        self._wake.set()
 
-        class Inbox(asyncio.Queue[aiomqtt.Message]):
-            def __init__(self, maxsize: int = 0) -> None:
-                super().__init__(maxsize)
-                bridge._inbox = self
-
-            def put_nowait(self, item: aiomqtt.Message) -> None:
-                bridge.received += 1
-                if self.full():
-                    bridge.dropped += 1
-                    bridge._core.dropped(item.topic.value)
-                    bridge._wake.set()
-                    return
-                super().put_nowait(item)
-                bridge.incoming_peak = max(bridge.incoming_peak, self.qsize())
-
-        return Inbox
+    def _set_inbox(self, inbox: Inbox) -> None:
+        self._inbox = inbox
 
     async def _session(self, stop: asyncio.Event, reconnect: Reconnect) -> None:
-        async with self._new_client() as client:
-            reconnect.connected(time.monotonic())
-            self.connects += 1
-            _LOGGER.info(
-                "MQTT: connected to %s:%d as %s",
-                self._settings.host,
-                self._settings.port,
-                self._settings.client_id,
-            )
-            try:
-                await self._serve(client, stop)
-            except Exception as exc:
-                if _mqtt_errors_only(exc):
-                    raise
-                await self._fail(client, exc)
-            await client.publish(topics.status(self._base), OFFLINE, qos=1, retain=True)
+        failure: BridgeFailedError | None = None
+        try:
+            async with self._new_client() as client:
+                reconnect.connected(time.monotonic())
+                self.connects += 1
+                _LOGGER.info(
+                    "MQTT: connected to %s:%d as %s",
+                    self._settings.host,
+                    self._settings.port,
+                    self._settings.client_id,
+                )
+                try:
+                    await self._serve(client, stop)
+                except Exception as exc:
+                    if mqtt_errors_only(exc):
+                        raise
+                    failure = await fail_safe(client, topics.status(self._base), exc)
+                else:
+                    await client.publish(topics.status(self._base), OFFLINE, qos=1, retain=True)
+        except aiomqtt.MqttError:
+            if failure is None:
+                raise  # a failed disconnect must not hide the failure
+        if failure is not None:
+            raise failure
         _LOGGER.info("MQTT: disconnected from %s:%d", self._settings.host, self._settings.port)
-
-    async def _fail(self, client: aiomqtt.Client, exc: Exception) -> None:
-        """Publish `offline` (a clean disconnect drops the will), log one line, give up."""
-        cause = _first_non_mqtt(exc)
-        with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
-            async with asyncio.timeout(OFFLINE_TIMEOUT_S):
-                await client.publish(topics.status(self._base), OFFLINE, qos=1, retain=True)
-        _LOGGER.critical(
-            "MQTT: stopping on an unexpected error, status set offline: %s: %s",
-            type(cause).__name__,
-            cause,
-        )
-        _LOGGER.debug("MQTT: the unexpected error", exc_info=cause)
-        msg = f"the MQTT bridge stopped on an unexpected error: {type(cause).__name__}: {cause}"
-        raise BridgeFailedError(msg) from cause
 
     async def _serve(self, client: aiomqtt.Client, stop: asyncio.Event) -> None:
         """Run sender and receiver until one fails (raises) or `stop` is set (returns)."""
@@ -377,7 +342,7 @@ class MqttBridge:
             # of a burst is taken straight from the queue, a batch at a time.
             batch = [await anext(messages)]
             inbox = self._inbox
-            _read_burst(client)
+            read_burst(client, inbox, greedy=self._awaiting_ack > 0)
             while inbox is not None and len(batch) < _RECEIVE_BATCH and not inbox.empty():
                 batch.append(inbox.get_nowait())
             now = time.monotonic()
@@ -431,16 +396,18 @@ class MqttBridge:
                 item.topic, item.payload, qos=item.qos, retain=item.retain, timeout=math.inf
             )
         )
+        self._awaiting_ack += 1
         try:
             while True:
-                seen = self.received
+                seen = self.incoming.received
                 done, _ = await asyncio.wait([publish], timeout=PUBLISH_TIMEOUT_S)
                 if done:
                     return publish.result()
-                if self.received == seen:
+                if self.incoming.received == seen:
                     msg = f"no acknowledgement from the broker in {PUBLISH_TIMEOUT_S:g} s"
                     raise aiomqtt.MqttError(msg)
         finally:
+            self._awaiting_ack -= 1
             if not publish.done():
                 publish.cancel()
 
@@ -448,49 +415,6 @@ class MqttBridge:
         # A method, not the attribute, so type checkers do not assume it is unchanged
         # across the awaits in between.
         return self._stopping
-
-
-def _read_burst(client: aiomqtt.Client) -> None:
-    """Read what the socket has, up to `_READ_BURST` packets.
-
-    aiomqtt reads one packet per turn of the event loop, while handling a command costs
-    more than reading it. In a flood the broker's acknowledgements of the daemon's own
-    messages would wait behind every command not read yet, and time out. Reading a burst per
-    turn (what does not fit the incoming queue is dropped and counted) keeps the socket
-    drained, so those acknowledgements arrive.
-
-    Raises:
-        aiomqtt.MqttError: If reading fails; the session then reconnects.
-    """
-    paho = client._client  # aiomqtt's paho client; aiomqtt's reader calls the same
-    sock = paho.socket()
-    for _ in range(_READ_BURST):
-        if sock is None:
-            return
-        pending = getattr(sock, "pending", None)
-        if not ((pending is not None and pending() > 0) or select.select([sock], [], [], 0)[0]):
-            return
-        try:
-            rc = paho.loop_read()
-        except Exception as exc:
-            msg = f"reading from the broker failed: {exc}"
-            raise aiomqtt.MqttError(msg) from exc
-        if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
-            return  # paho has reported it; the next wait on aiomqtt raises
-
-
-def _mqtt_errors_only(exc: BaseException) -> bool:
-    if isinstance(exc, BaseExceptionGroup):
-        return all(_mqtt_errors_only(inner) for inner in exc.exceptions)
-    return isinstance(exc, aiomqtt.MqttError)
-
-
-def _first_non_mqtt(exc: BaseException) -> BaseException:
-    if isinstance(exc, BaseExceptionGroup):
-        for inner in exc.exceptions:
-            if not _mqtt_errors_only(inner):
-                return _first_non_mqtt(inner)
-    return exc
 
 
 def _str_or_none(path: Path | None) -> str | None:

@@ -33,11 +33,8 @@ from treadwell.daemon.mqtt import (
     ERROR_REPORT_BURST,
     ERROR_REPORT_RATE_HZ,
     INCOMING_QUEUE_MAX,
-    BridgeSettings,
-    MqttBridge,
 )
 from treadwell.daemon.mqtt_core import DROPPED
-from treadwell.daemon.outbox import Outbox
 from treadwell.daemon.store import Store
 from treadwell.drivers.codec.ftms import ControlOp
 
@@ -317,26 +314,14 @@ async def test_a_qos_0_flood_is_drained_with_bounded_memory_and_own_traffic_keep
             60,
         )
         await sub.wait_on("tw/prompt", timeout=60)
-        await sub.wait_for(lambda _: bridge.received == QOS0_TOTAL, "the whole flood", 120)
+        await sub.wait_for(lambda _: bridge.incoming.received == QOS0_TOTAL, "the whole flood", 120)
         # Every junk command that reached the bridge is in a report, dropped ones included.
-        await sub.wait_for(lambda _: accounted(sub) >= bridge.received, "the reports", 60)
+        await sub.wait_for(lambda _: accounted(sub) >= bridge.incoming.received, "the reports", 60)
         assert bridge.connects == 1  # the flood did not cost the daemon its connection
         assert harness.commands == []
-    assert accounted(sub) == bridge.received == QOS0_TOTAL
+    assert accounted(sub) == bridge.incoming.received == QOS0_TOTAL
     assert {"in": "flood"} in sub.json_on("tw/treadmill/state")
     # Memory is bounded by construction: the queue never held more than its bound.
-    assert bridge.incoming_peak <= INCOMING_QUEUE_MAX
-    if bridge.dropped:
+    assert bridge.incoming.peak_messages <= INCOMING_QUEUE_MAX
+    if bridge.incoming.dropped:
         assert any(DROPPED in report["error"] for report in sub.json_on("tw/error"))
-
-
-def test_the_incoming_queue_drops_and_counts_what_does_not_fit(tmp_path: Path) -> None:
-    settings = BridgeSettings(base_topic="tw")
-    with Outbox(tmp_path / "outbox.sqlite") as outbox:
-        bridge = MqttBridge(settings, outbox=outbox, on_command=print)
-        inbox = bridge._inbox_type()(maxsize=3)
-        for n in range(5):
-            inbox.put_nowait(aiomqtt.Message("tw/checkin", f"{n}".encode(), 0, False, 0, None))
-    assert inbox.qsize() == 3
-    assert (bridge.received, bridge.dropped, bridge.incoming_peak) == (5, 2, 3)
-    assert [inbox.get_nowait().payload for _ in range(3)] == [b"0", b"1", b"2"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import subprocess
 import sys
 from typing import TYPE_CHECKING
 
@@ -121,7 +122,10 @@ async def test_an_unexpected_error_in_the_mqtt_session_sets_offline_and_exits_70
                 "online",
             )
             await publish(broker, "tw/checkin", b'{"pain": 1, "kind": "none"}')
-            code = await asyncio.to_thread(proc.wait, 60)
+            try:
+                code = await asyncio.to_thread(proc.wait, 60)
+            except subprocess.TimeoutExpired:
+                pytest.fail(f"the daemon did not stop:\n{daemon.log()[-4000:]}")
         assert code == EXIT_BRIDGE_FAILED
         async with subscriber(broker, "tw/status") as late:
             [retained] = await late.wait_on("tw/status")
