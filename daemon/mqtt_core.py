@@ -113,6 +113,7 @@ class BridgeCore:
         on_ha_online: Called when Home Assistant comes online, before the re-publish.
         ha_online_jitter_s: Upper bound of the random delay before that re-publish.
         jitter: Returns a number in [0, 1); the fraction of `ha_online_jitter_s` to wait.
+        wall_clock: The time of day, for `received_at` in error reports.
     """
 
     def __init__(
@@ -128,6 +129,7 @@ class BridgeCore:
         on_ha_online: Callable[[], None] | None = None,
         ha_online_jitter_s: float = 5.0,
         jitter: Callable[[], float] = random.random,
+        wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.base = base
         self.ha_status_topic = topics.ha_status(discovery_prefix)
@@ -139,6 +141,7 @@ class BridgeCore:
         self._on_ha_online = on_ha_online
         self._ha_jitter_s = ha_online_jitter_s
         self._jitter = jitter
+        self._wall_clock = wall_clock
         self._state_pending: dict[str, bytes] = {}
         self._state_last: dict[str, bytes] = {}
         self._state_sent_at: dict[str, float] = {}
@@ -187,7 +190,7 @@ class BridgeCore:
             return
         reports.flooding = False
         _LOGGER.warning("MQTT: rejected command on %s: %s", topic, error)
-        report = ErrorReport(topic=topic, error=error, received_at=datetime.now(UTC))
+        report = ErrorReport(topic=topic, error=error, received_at=self._wall_clock())
         reports.queue.append(report.to_json())
 
     def dropped(self, topic: str) -> None:
@@ -390,7 +393,7 @@ class BridgeCore:
                 topic=topic,
                 error=f"{count} more rejected commands not reported one by one{dropped};"
                 f" the last: {error}",
-                received_at=datetime.now(UTC),
+                received_at=self._wall_clock(),
                 suppressed=count,
             )
             reports.queue.append(summary.to_json())

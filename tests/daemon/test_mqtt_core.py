@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import pytest
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 BASE = "tw"
+WALL = datetime(2026, 12, 1, 7, 30, tzinfo=UTC)
 DISCOVERY = [("homeassistant/device/tw_treadmill/config", b'{"d": 1}')]
 
 
@@ -62,6 +64,7 @@ def make_core(
         on_ha_online=lambda: calls.append(1),
         ha_online_jitter_s=4.0,
         jitter=lambda: 0.5,
+        wall_clock=lambda: WALL,
     )
 
 
@@ -265,6 +268,7 @@ def test_a_rejected_command_is_reported_and_not_cleared(outbox: Outbox) -> None:
     [report] = drain(core, 0.0)
     assert report.source is Source.ERROR
     assert "incline_pct" in json.loads(report.payload)["error"]
+    assert json.loads(report.payload)["received_at"] == "2026-12-01T07:30:00+00:00"
 
 
 def test_a_command_the_daemon_refuses_is_reported(outbox: Outbox) -> None:
