@@ -358,6 +358,7 @@ class MqttBridge:
         inflight: tuple[asyncio.Task[None], Publish] | None = None
         try:
             while True:
+                _raise_if_cancelled()
                 self._wake.clear()
                 if inflight is not None and inflight[0].done():
                     inflight[0].result()  # a failed publish ends the session
@@ -415,6 +416,18 @@ class MqttBridge:
         # A method, not the attribute, so type checkers do not assume it is unchanged
         # across the awaits in between.
         return self._stopping
+
+
+def _raise_if_cancelled() -> None:
+    """Honour a cancellation that Python 3.11's `asyncio.wait_for` (in aiomqtt) swallowed.
+
+    When a publish completes in the same turn as the sender is cancelled, `wait_for` returns
+    the result and drops the cancellation; the sender would then run on and keep its task
+    group (and the daemon's exit) waiting for ever.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 def _str_or_none(path: Path | None) -> str | None:
