@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/codec.py [--json] [--seconds S]
 
-Every decoder gets the same 25-byte packet, the Life Fitness worked example of FTMS.md §3.5,
+Every decoder gets the same 25-byte packet, the Life Fitness worked example of docs/ftms.md §3.5,
 which announces eleven fields. Treadwell's codec is timed in this process. Each peer is
 timed in a subprocess of its own throw-away virtual environment under
 `.ci/cache/bench-venvs/` (created on first use; the peers never become project

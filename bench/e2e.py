@@ -64,6 +64,7 @@ if TYPE_CHECKING:
     from bleak import BleakClient
 
     from treadwell.daemon.app import Daemon
+    from treadwell.rules.engine import EngineState
 
     NotifyCallback: TypeAlias = Callable[[Any, bytearray], Awaitable[None] | None]
 
@@ -191,7 +192,10 @@ class Worker:
             try:
                 # Measure the steady state: every treadmill connected and its run started.
                 await _until(
-                    lambda: all(c.connected and c.engine.running for c in daemon.channels.values())
+                    lambda: all(
+                        c.connected and daemon.house.slot(slug).engine.running
+                        for slug, c in daemon.channels.items()
+                    )
                 )
                 result = await self._window()
                 if self.prompt:
@@ -202,12 +206,14 @@ class Worker:
         return result
 
     async def _press_stop(self, daemon: Daemon) -> dict[str, Any]:
-        channel = daemon.channels["t0"]
-        await _until(lambda: channel.engine.running and channel.engine.run_id is not None)
-        run_id = channel.engine.run_id
+        def engine() -> EngineState:
+            return daemon.house.slot("t0").engine
+
+        await _until(lambda: engine().running and engine().run_id is not None)
+        run_id = engine().run_id
         stopped = time.monotonic()
         self.treadmills["t0"].press_stop()
-        await _until(lambda: not channel.engine.running)
+        await _until(lambda: not engine().running)
         await asyncio.sleep(LATE_S)
         return {"prompt_run_id": run_id, "stopped_at": stopped}
 

@@ -9,7 +9,9 @@ than a silently ignored setting.
 from __future__ import annotations
 
 import contextvars
+import importlib.util
 import ipaddress
+import json
 import re
 import socket
 import tomllib
@@ -17,6 +19,7 @@ from collections.abc import Mapping  # noqa: TC003
 from pathlib import Path  # noqa: TC003 (pydantic needs it at run time)
 from typing import Any, Final, Literal
 
+from anyascii import anyascii
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -42,6 +45,10 @@ EX_CONFIG = 78
 """Exit status for a bad configuration (sysexits.h); the unit's `RestartPreventExitStatus`."""
 
 _TOPIC_FORBIDDEN = re.compile(r"[#+\x00]")
+_TOPIC_CONTROL = re.compile(r"[\x01-\x1f\x7f-\x9f]")
+MAX_NAME_LENGTH: Final = 100
+"""Longest device name: it becomes a Home Assistant device name and part of topics."""
+MAX_TOPIC_LENGTH: Final = 200
 _ADDRESS = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")
 _NAMED_KEY = re.compile(r"^([a-z_][a-z0-9_]*(?:\.[a-z0-9_]+)*): (.+)$", re.DOTALL)
 _LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
@@ -57,7 +64,7 @@ def _is_loopback(host: str) -> bool:
 # The parsed TOML file for the settings being built (see `load_settings`).
 _FILE_DATA: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("_FILE_DATA")
 
-BackPain = Literal["none", "ache", "red"]
+BackPain = Literal["none", "ache", "check", "red"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 
@@ -77,20 +84,47 @@ class ConfigError(TreadwellError):
         return "\n".join([head, *(f"  {key}: {message}" for key, message in self.problems)])
 
 
+def _ascii_slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+
+
 def slugify(name: str) -> str:
     """A lower-case `[a-z0-9_]` identifier for a device name, as used in topics and entity ids.
+
+    The ASCII letters and digits of the name make the slug. A name without any (Cyrillic,
+    Greek, CJK, ...) is transliterated to ASCII first, so "Беговая дорожка" becomes
+    "begovaya_dorozhka". Names that already gave a slug keep it unchanged, so topics and the
+    stored history of existing devices do not move.
 
     Args:
         name: The human name, e.g. "Living room treadmill".
 
     Returns:
-        The slug, e.g. "living_room_treadmill" (empty if the name has no letters or digits).
+        The slug, e.g. "living_room_treadmill" (empty if the name has no letters or digits
+        in any script).
     """
-    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+    return _ascii_slug(name) or _ascii_slug(anyascii(name))
 
 
 def _default_client_id() -> str:
     return f"treadwell-{socket.gethostname() or 'host'}"
+
+
+VIRTUAL_MISSING: Final = (
+    "the virtual Bluetooth world needs Bumble, which is not installed: "
+    "pip install 'treadwell[virtual]' (the demo: 'treadwell[demo]')"
+)
+
+
+def virtual_world_available() -> bool:
+    """Whether the optional virtual Bluetooth world (Bumble, `treadwell[virtual]`) is there.
+
+    Only looks for the package: importing it is slow and never needed on real hardware.
+    """
+    try:
+        return importlib.util.find_spec("bumble") is not None
+    except (ImportError, ValueError):  # ValueError: hidden in sys.modules
+        return False
 
 
 class _Model(BaseModel):
@@ -110,9 +144,11 @@ class MqttSettings(_Model):
     certfile: Path | None = None
     keyfile: Path | None = None
     tls_insecure: bool = False
-    base_topic: str = Field(default="treadwell", min_length=1)
+    base_topic: str = Field(default="treadwell", min_length=1, max_length=MAX_TOPIC_LENGTH)
     client_id: str = Field(default_factory=_default_client_id, min_length=1, max_length=128)
-    discovery_prefix: str = Field(default="homeassistant", min_length=1)
+    discovery_prefix: str = Field(
+        default="homeassistant", min_length=1, max_length=MAX_TOPIC_LENGTH
+    )
     discovery: bool = True
     keepalive: int = Field(default=30, ge=5, le=3600)
     allow_insecure_credentials: bool = False
@@ -123,6 +159,10 @@ class MqttSettings(_Model):
     def _plain_topic(cls, value: str) -> str:
         if _TOPIC_FORBIDDEN.search(value):
             raise ValueError("must not contain the MQTT wildcards '+' or '#' (or NUL)")
+        if _TOPIC_CONTROL.search(value):
+            raise ValueError("must not contain control characters")
+        if "$" in value:
+            raise ValueError("must not contain '$' (topics starting with it are the broker's)")
         if value.startswith("/") or value.endswith("/"):
             raise ValueError("must not start or end with '/'")
         if "//" in value:
@@ -163,6 +203,13 @@ class MqttSettings(_Model):
             object.__setattr__(self, "password", SecretStr(text.rstrip("\r\n")))
         if self.certfile is None and self.keyfile is not None:
             raise ValueError("keyfile: needs certfile too")
+        base, prefix = self.base_topic, self.discovery_prefix
+        if base == prefix or base.startswith(f"{prefix}/") or prefix.startswith(f"{base}/"):
+            raise ValueError(
+                f"base_topic: {base!r} overlaps the Home Assistant discovery prefix "
+                f"{prefix!r}: the daemon's status and commands would mix with Home Assistant's "
+                "own topics; choose a base topic outside it (e.g. 'treadwell')"
+            )
         # The same rule as the MQTT bridge's, so `config check` refuses what `run` would.
         sent = "password" if self.password is not None else "username" if self.username else None
         if (
@@ -187,11 +234,18 @@ class BleSettings(_Model):
     speedup: float = Field(default=1.0, gt=0.0, le=1000.0)
     virtual_profile: Literal["demo", "steady"] = "demo"
 
+    @field_validator("backend")
+    @classmethod
+    def _installed(cls, value: str) -> str:
+        if value == "virtual" and not virtual_world_available():
+            raise ValueError(VIRTUAL_MISSING)
+        return value
+
 
 class _DeviceSettings(_Model):
-    name: str = Field(min_length=1)
+    name: str = Field(min_length=1, max_length=MAX_NAME_LENGTH)
     address: str | None = None
-    match_name: str | None = Field(default=None, min_length=1)
+    match_name: str | None = Field(default=None, min_length=1, max_length=MAX_NAME_LENGTH)
 
     @field_validator("name")
     @classmethod
@@ -221,23 +275,68 @@ class _DeviceSettings(_Model):
 
 
 class TreadmillSettings(_DeviceSettings):
-    """One FTMS treadmill."""
+    """One FTMS treadmill.
 
-    name: str = Field(default="treadmill", min_length=1)
+    `automation_allowed` lets incline automation drive this deck at all (each runner also
+    consents for themselves); `dashboard_control` lets a dashboard set its incline;
+    `max_incline_pct` is the deck's ceiling whoever runs.
+    """
+
+    name: str = Field(default="treadmill", min_length=1, max_length=MAX_NAME_LENGTH)
     automation_allowed: bool = False
+    dashboard_control: bool = True
     max_incline_pct: float = Field(default=3.0, ge=0.0, le=40.0)
 
 
 class StrapSettings(_DeviceSettings):
     """One heart-rate strap (Heart Rate service)."""
 
-    name: str = Field(default="strap", min_length=1)
+    name: str = Field(default="strap", min_length=1, max_length=MAX_NAME_LENGTH)
 
 
 class FootpodSettings(_DeviceSettings):
     """One running footpod (Running Speed and Cadence service)."""
 
-    name: str = Field(default="footpod", min_length=1)
+    name: str = Field(default="footpod", min_length=1, max_length=MAX_NAME_LENGTH)
+
+
+DEFAULT_RUNNER: Final = "default"
+"""The runner a configuration without `[[runners]]` has: the treadmills' settings apply."""
+
+
+class RunnerSettings(_Model):
+    """One member of the household.
+
+    Attributes:
+        name: How the runner is called; its slug names their topics.
+        max_incline_pct: Their ceiling: nothing above it is set while they run, on any deck.
+        automation_allowed: Their consent to Treadwell setting the incline by itself (the
+            treadmill must allow it too).
+        strap: Their heart-rate strap, by Bluetooth address, by the name of a `[[straps]]`
+            entry, or by its advertised name: when it is connected as a run starts, the run is
+            theirs.
+        max_hr_bpm: Their maximum heart rate, if known.
+        default: Runs nobody else claims are this runner's (default: the first runner).
+    """
+
+    name: str = Field(min_length=1, max_length=64)
+    max_incline_pct: float = Field(default=3.0, ge=0.0, le=40.0)
+    automation_allowed: bool = False
+    strap: str | None = Field(default=None, min_length=1, max_length=248)
+    max_hr_bpm: int | None = Field(default=None, ge=100, le=240)
+    default: bool = False
+
+    @field_validator("name")
+    @classmethod
+    def _sluggable(cls, value: str) -> str:
+        if not slugify(value):
+            raise ValueError("must contain at least one letter or digit")
+        return value
+
+    @property
+    def slug(self) -> str:
+        """The runner's identifier in topics and ids."""
+        return slugify(self.name)
 
 
 class RulesSettings(_Model):
@@ -249,7 +348,8 @@ class RulesSettings(_Model):
 
     run_start_speed_kmh: float = Field(default=2.0, ge=0.0, le=30.0)
     run_start_s: float = Field(default=5.0, ge=1.0, le=600.0)
-    stop_timeout_s: float = Field(default=120.0, ge=0.0, le=24 * 3600)
+    # 0 would end every run at its first reading: no run could ever start.
+    stop_timeout_s: float = Field(default=120.0, ge=1.0, le=24 * 3600)
     pause_tolerance_s: float = Field(default=600.0, ge=0.0, le=24 * 3600)
     incline_window_min_pct: float = Field(default=2.0, ge=0.0, le=40.0)
     incline_window_max_pct: float = Field(default=3.0, ge=0.0, le=40.0)
@@ -265,6 +365,15 @@ class RulesSettings(_Model):
     checkin_after_s: float = Field(default=7200.0, ge=0.0, le=7 * 24 * 3600)
     escalate_painful_runs: int = Field(default=3, ge=1, le=100)
     escalate_window_runs: int = Field(default=5, ge=1, le=100)
+    hr_settle_s: float = Field(default=180.0, ge=0.0, le=3600)
+    severe_pain: int = Field(default=7, ge=1, le=10)
+    warmup_window_s: float = Field(default=1800.0, ge=0.0, le=24 * 3600)
+    stride_min_speed_kmh: float = Field(default=7.0, ge=0.0, le=30.0)
+    overstride_cadence_spm: float = Field(default=150.0, ge=0.0, le=300.0)
+    overstride_step_m: float = Field(default=1.0, ge=0.0, le=5.0)
+    overstride_after_s: float = Field(default=60.0, ge=0.0, le=24 * 3600)
+    shoe_note_fraction: float = Field(default=0.5, gt=0.0, le=1.0)
+    shoe_note_min_s: float = Field(default=300.0, ge=0.0, le=24 * 3600)
     prompt_grace_s: int = Field(default=1800, ge=1, le=7 * 24 * 3600)
 
     @model_validator(mode="after")
@@ -301,6 +410,34 @@ class FlagsSettings(_Model):
 
     back_pain: BackPain = "none"
     days: int | None = Field(default=None, ge=1, le=365)
+
+
+class StorageSettings(_Model):
+    """How long the state database keeps what (days; 0 keeps for ever).
+
+    Defaults: samples 365 days (about 50 MB for a year of daily one-hour runs), delivered
+    prompts in the outbox 30 days (far longer than a prompt can be re-issued), run history
+    for ever (a few hundred bytes a run).
+    """
+
+    samples_days: int = Field(default=365, ge=0, le=36500)
+    outbox_days: int = Field(default=30, ge=1, le=36500)
+    history_days: int = Field(default=0, ge=0, le=36500)
+    commit_every_s: float = Field(default=2.0, gt=0.0, le=60.0)
+
+
+ExportFormat = Literal["fit", "tcx", "csv"]
+
+
+class ExportSettings(_Model):
+    """Automatic export of every finished run (see docs/export.md)."""
+
+    directory: Path | None = None
+    formats: list[ExportFormat] = Field(default_factory=lambda: list[ExportFormat](["fit"]))
+    command: list[str] = Field(default_factory=list)
+    retry_s: float = Field(default=60.0, gt=0.0, le=86400.0)
+    fit_manufacturer: int = Field(default=255, ge=0, le=65534)
+    fit_product: int = Field(default=0, ge=0, le=65534)
 
 
 class _FileSource(PydanticBaseSettingsSource):
@@ -353,8 +490,11 @@ class Settings(BaseSettings):
     )
     straps: list[StrapSettings] = Field(default_factory=list)
     footpods: list[FootpodSettings] = Field(default_factory=list)
+    runners: list[RunnerSettings] = Field(default_factory=list)
     rules: RulesSettings = Field(default_factory=RulesSettings)
     flags: FlagsSettings = Field(default_factory=FlagsSettings)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    export: ExportSettings = Field(default_factory=ExportSettings)
     state_dir: Path = Field(default_factory=paths.state_dir)
     log_level: LogLevel = "INFO"
 
@@ -370,7 +510,30 @@ class Settings(BaseSettings):
         }
         if duplicates := _duplicate_slugs(names):
             raise ValueError(duplicates[0])
+        for index, treadmill in enumerate(self.treadmills):
+            if treadmill.slug in RESERVED_SLUGS:
+                raise ValueError(
+                    f"treadmills.{index}.name: {treadmill.name!r} is reserved for the daemon's "
+                    "own topics; choose another name"
+                )
+        runner_slugs = [runner.slug for runner in self.runners]
+        for index, slug in enumerate(runner_slugs):
+            if slug in runner_slugs[:index]:
+                raise ValueError(
+                    f"runners.{index}.name: another runner has the identifier {slug!r}"
+                )
+        defaults = [i for i, runner in enumerate(self.runners) if runner.default]
+        if len(defaults) > 1:
+            raise ValueError(f"runners.{defaults[1]}.default: only one runner can be the default")
         return self
+
+    @property
+    def default_runner(self) -> str:
+        """The slug of the runner whose runs nobody else claims."""
+        if not self.runners:
+            return DEFAULT_RUNNER
+        chosen = [runner for runner in self.runners if runner.default] or self.runners[:1]
+        return chosen[0].slug
 
     @classmethod
     def settings_customise_sources(
@@ -392,6 +555,26 @@ class Settings(BaseSettings):
 
 
 _DEVICE_GROUPS: Final = ("treadmills", "straps", "footpods")
+# Slugs a treadmill cannot have: its topics `{base}/<device>/...` would meet the daemon's own.
+RESERVED_SLUGS: Final = frozenset(
+    {"runners", "flags", "checkin", "prompt", "run", "error", "status"}
+)
+
+
+class _FileShape(BaseModel):
+    """The TOML file on its own (no other source), for the strict type check."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    mqtt: MqttSettings | None = None
+    ble: BleSettings | None = None
+    treadmills: list[TreadmillSettings] | None = None
+    straps: list[StrapSettings] | None = None
+    footpods: list[FootpodSettings] | None = None
+    rules: RulesSettings | None = None
+    flags: FlagsSettings | None = None
+    state_dir: Path | None = None
+    log_level: str | None = None
 
 
 def _duplicate_slugs(names: Mapping[str, list[object]]) -> list[str]:
@@ -437,12 +620,64 @@ def _describe(error: ErrorDetails) -> tuple[str, str]:
         and isinstance(shown, str | int | float | bool)
         and error["type"] != "value_error"
     ):
-        message = f"{message} (got {shown!r})"
+        message = f"{message} (got {_shorten(shown)})"
     named = _NAMED_KEY.match(message)
     if error["type"] == "value_error" and named:
         # A cross-field check that names the key it is about ("treadmills.1.name: ...").
         return ".".join([*loc, named.group(1)]), named.group(2)
     return ".".join(loc) or "(top level)", message
+
+
+def _shorten(value: object) -> str:
+    """`repr(value)`, cut short so a huge value does not flood the output."""
+    if isinstance(value, str) and len(value) > _SHOWN_CHARS:
+        return f"{value[:_SHOWN_CHARS]!r}... ({len(value)} characters)"
+    text = repr(value)
+    return text if len(text) <= _SHOWN_CHARS else f"{text[:_SHOWN_CHARS]}..."
+
+
+_SHOWN_CHARS: Final = 40
+_TOML_TYPE_NAMES: Final[dict[type, str]] = {
+    bool: "the boolean",
+    int: "the whole number",
+    float: "the number",
+    str: "the string",
+    list: "an array",
+    dict: "a table",
+}
+
+
+def _strict_file_problems(data: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Values in the TOML file whose type is wrong, though lax validation would convert them.
+
+    TOML has real booleans and numbers, so `automation_allowed = "yes"`, `port = "1883"` or
+    `tls = 1` are mistakes: converting them silently could change what a setting means (a
+    safety setting above all). The file alone is validated strictly (as JSON, which keeps
+    strings for paths and allows whole numbers where decimals are expected); only type
+    errors are taken from it, the other checks run on the merged settings as usual.
+    Environment variables are text by nature and stay lax.
+    """
+    try:
+        text = json.dumps(data, default=str)
+    except (TypeError, ValueError):
+        return []
+    try:
+        _FileShape.model_validate_json(text, strict=True)
+    except ValidationError as exc:
+        found = []
+        for error in exc.errors(include_url=False):
+            if not str(error["type"]).endswith("_type"):
+                continue
+            loc = ".".join(str(part) for part in error["loc"])
+            value = error.get("input")
+            given = _TOML_TYPE_NAMES.get(type(value), type(value).__name__)
+            wanted = str(error["msg"]).removeprefix("Input should be ")
+            if error["type"] == "bool_type":
+                wanted = "true or false"
+            hint = " (write it without quotes)" if isinstance(value, str) else ""
+            found.append((loc, f"must be {wanted}, not {given} {_shorten(value)}{hint}"))
+        return found
+    return []
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -482,13 +717,18 @@ def load_settings(
         if path.is_file():
             data = _read_toml(path)
     token = _FILE_DATA.set(data)
+    strict = _strict_file_problems(data)
     try:
-        return Settings(**dict(overrides or {}))
+        settings = Settings(**dict(overrides or {}))
     except ValidationError as exc:
         problems = [_describe(error) for error in exc.errors(include_url=False)]
         named = {key for key, _ in problems}
         raw = {**data, **dict(overrides or {})}
         problems += [p for p in _raw_duplicate_slugs(raw) if p[0] not in named]
+        problems += [p for p in strict if p[0] not in named]
         raise ConfigError(problems, path) from exc
     finally:
         _FILE_DATA.reset(token)
+    if strict:
+        raise ConfigError(strict, path)
+    return settings

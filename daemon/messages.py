@@ -19,11 +19,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
 
 from treadwell.daemon import topics
 from treadwell.drivers.errors import TreadwellError
-from treadwell.rules.model import PromptKind
+from treadwell.rules.events import CheckinReceived
+from treadwell.rules.model import PainKind, PromptKind
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Sequence
@@ -65,24 +67,64 @@ class FlagsSetCommand(_Command):
     """Set or clear the back-pain flag (`{base}/flags/set`).
 
     Attributes:
-        back_pain: `none` clears the flag, `ache` and `red` set it.
+        back_pain: `none` clears the flag; `ache` sets the ache flag, `check` the red flag
+            that asks to get the back checked soon, `red` the one that says stop running
+            until seen (its meaning since the first version).
         days: How long the flag lasts; None keeps the configured default.
+        runner: Whose flag (a runner's slug); None: the runner the topic names, else the
+            default runner.
     """
 
-    back_pain: Literal["none", "ache", "red"]
+    back_pain: Literal["none", "ache", "check", "red"]
     days: Annotated[int, Field(ge=1, le=365)] | None = None
+    runner: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+
+
+PainKindName = Literal["none", "ache", "sharp", "radiating", "night"]
 
 
 class CheckinCommand(_Command):
     """A pain check-in (`{base}/checkin`).
 
+    The payload names one kind (`{"pain": 3, "kind": "ache"}`, as always) or several
+    (`{"pain": 8, "kinds": ["sharp", "radiating"]}`); given both, they are joined.
+
     Attributes:
         pain: Pain on a 0-10 scale.
-        kind: What the pain is like.
+        kind: What the pain is like (the first kind named).
+        kinds: Every kind named, in order, without repeats; `kind` is the first.
+        runner: Whose back (as for flags).
+        run_id: The run it is about; None: the runner's latest run.
     """
 
     pain: Annotated[int, Field(ge=0, le=10)]
-    kind: Literal["none", "ache", "sharp", "radiating", "night"]
+    kind: PainKindName
+    kinds: tuple[PainKindName, ...] = ()
+    runner: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    run_id: Annotated[str, Field(min_length=1, max_length=128)] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _join_kinds(cls, data: Any) -> Any:  # noqa: ANN401 - raw input before validation
+        if not isinstance(data, dict):
+            return data
+        if "kinds" not in data:
+            single = data.get("kind")
+            return {**data, "kinds": (single,)} if isinstance(single, str) else data
+        kinds = data["kinds"]
+        if not isinstance(kinds, list | tuple) or not kinds:
+            raise PydanticCustomError("kinds", "kinds must be a non-empty list of pain kinds")
+        named = [data["kind"], *kinds] if "kind" in data else list(kinds)
+        if not all(isinstance(kind, str) for kind in named):
+            raise PydanticCustomError("kinds", "every pain kind must be a string")
+        joined = tuple(dict.fromkeys(named))
+        return {**data, "kind": joined[0], "kinds": joined}
+
+    @model_validator(mode="after")
+    def _none_alone(self) -> CheckinCommand:
+        if "none" in self.kinds and len(self.kinds) > 1:
+            raise PydanticCustomError("kinds", "kind 'none' cannot be combined with other kinds")
+        return self
 
 
 class _InclinePayload(_Command):
@@ -107,8 +149,29 @@ class InclineSetCommand(_Command):
     incline_pct: Annotated[float, Field(ge=INCLINE_MIN_PCT, le=INCLINE_MAX_PCT)]
 
 
-Command = FlagsSetCommand | CheckinCommand | InclineSetCommand
+class RunnerSelectCommand(_Command):
+    """Choose who runs on one treadmill (`{base}/<device>/runner/set`).
+
+    The payload is a runner's slug, bare or as `{"runner": "alice"}`; `""` or `"auto"` goes
+    back to the automatic choice (a bound strap, else the default runner).
+
+    Attributes:
+        device: Slug of the treadmill.
+        runner: The runner's slug, or None for the automatic choice.
+    """
+
+    device: str
+    runner: str | None
+
+
+class _RunnerPayload(_Command):
+    runner: Annotated[str, Field(max_length=64)]
+
+
+Command = FlagsSetCommand | CheckinCommand | InclineSetCommand | RunnerSelectCommand
 """Any validated command."""
+
+_AUTOMATIC = frozenset({"", "auto"})
 
 
 def command_topics(base: str) -> tuple[str, ...]:
@@ -116,7 +179,14 @@ def command_topics(base: str) -> tuple[str, ...]:
     return topics.command_filters(base)
 
 
-def parse_command(topic: str, payload: bytes, *, base: str, devices: Collection[str]) -> Command:
+def parse_command(
+    topic: str,
+    payload: bytes,
+    *,
+    base: str,
+    devices: Collection[str],
+    runners: Collection[str] = (),
+) -> Command:
     """Validate one incoming command.
 
     Args:
@@ -124,6 +194,7 @@ def parse_command(topic: str, payload: bytes, *, base: str, devices: Collection[
         payload: The raw message payload.
         base: The daemon's base topic.
         devices: Slugs of the configured treadmills.
+        runners: Slugs of the configured runners (empty: runner names are not checked).
 
     Returns:
         The validated command.
@@ -137,10 +208,40 @@ def parse_command(topic: str, payload: bytes, *, base: str, devices: Collection[
             topic, f"payload is {len(payload)} bytes, the limit is {MAX_COMMAND_BYTES}"
         )
     if topic == topics.flags_set(base):
-        return _validate(FlagsSetCommand, topic, _load_json(topic, payload))
+        flags = _validate(FlagsSetCommand, topic, _load_json(topic, payload))
+        return _known_runner(flags, topic, runners)
     if topic == topics.checkin(base):
-        return _validate(CheckinCommand, topic, _load_json(topic, payload))
-    device = topics.incline_set_device(topic, base)
+        checkin = _validate(CheckinCommand, topic, _load_json(topic, payload))
+        return _known_runner(checkin, topic, runners)
+    runner = _runner_topic(topic, base)
+    if runner is not None:
+        name, verb = runner
+        data = _load_json(topic, payload)
+        if isinstance(data, dict):
+            if data.get("runner", name) != name:
+                raise CommandError(topic, "runner: differs from the runner in the topic")
+            data = {**data, "runner": name}
+        if verb == "flags/set":
+            return _known_runner(_validate(FlagsSetCommand, topic, data), topic, runners)
+        return _known_runner(_validate(CheckinCommand, topic, data), topic, runners)
+    device = _device_topic(topic, base, "/runner/set")
+    if device is not None:
+        if device not in devices:
+            raise CommandError(topic, f"unknown device {device!r}")
+        text = payload.strip()
+        # Home Assistant's select sends the bare option; JSON is accepted too.
+        data = _load_json(topic, payload) if text[:1] in {b"{", b'"'} else None
+        if data is None:
+            data = {"runner": _text(topic, text)}
+        elif isinstance(data, str):
+            data = {"runner": data}
+        chosen = _validate(_RunnerPayload, topic, data).runner
+        if chosen in _AUTOMATIC:
+            return RunnerSelectCommand(device=device, runner=None)
+        if runners and chosen not in runners:
+            raise CommandError(topic, f"runner: unknown runner {chosen!r}")
+        return RunnerSelectCommand(device=device, runner=chosen)
+    device = _incline_device(topic, base)
     if device is None:
         raise CommandError(topic, "not a command topic")
     if device not in devices:
@@ -150,6 +251,45 @@ def parse_command(topic: str, payload: bytes, *, base: str, devices: Collection[
         data = {"incline_pct": data}
     incline = _validate(_InclinePayload, topic, data)
     return InclineSetCommand(device=device, incline_pct=incline.incline_pct)
+
+
+def _text(topic: str, payload: bytes) -> str:
+    try:
+        return payload.decode("utf-8")
+    except UnicodeDecodeError:
+        raise CommandError(topic, "payload is not UTF-8 text") from None
+
+
+def _incline_device(topic: str, base: str) -> str | None:
+    return _device_topic(topic, base, "/incline/set")
+
+
+def _device_topic(topic: str, base: str, suffix: str) -> str | None:
+    prefix = f"{base}/"
+    if not (topic.startswith(prefix) and topic.endswith(suffix)):
+        return None
+    device = topic[len(prefix) : -len(suffix)]
+    return device if device and "/" not in device else None
+
+
+def _runner_topic(topic: str, base: str) -> tuple[str, str] | None:
+    """`(runner, "flags/set" | "checkin")` for a runner's command topic, else None."""
+    prefix = f"{base}/runners/"
+    if not topic.startswith(prefix):
+        return None
+    name, _, verb = topic[len(prefix) :].partition("/")
+    if not name or verb not in {"flags/set", "checkin"}:
+        return None
+    return name, verb
+
+
+_R = TypeVar("_R", FlagsSetCommand, CheckinCommand)
+
+
+def _known_runner(command: _R, topic: str, runners: Collection[str]) -> _R:
+    if runners and command.runner is not None and command.runner not in runners:
+        raise CommandError(topic, f"runner: unknown runner {command.runner!r}")
+    return command
 
 
 def _reject_constant(name: str) -> Any:  # noqa: ANN401 - json's parse_constant hook
@@ -239,10 +379,15 @@ def state_payload(
     connected: bool,
     run_id: str | None,
     suggested_incline_pct: float | None = None,
+    runner: str | None = None,
+    cadence_spm: float | None = None,
+    stride_length_m: float | None = None,
 ) -> bytes:
     """The retained `{base}/<device>/state` JSON: the latest reading of one treadmill.
 
     Unknown values are JSON `null`; `suggested_incline_pct` appears only when there is one.
+    `runner` is who runs (or would, if a run started now); `cadence_spm` and `stride_length_m`
+    come from a footpod, or the cadence from the deck's step count.
     """
     state: dict[str, object] = {
         "speed_kmh": _finite(speed_kmh),
@@ -253,6 +398,9 @@ def state_payload(
         "running": running,
         "connected": connected,
         "run_id": run_id,
+        "runner": runner,
+        "cadence_spm": _rounded(cadence_spm, 0),
+        "stride_length_m": _rounded(stride_length_m, 2),
     }
     if suggested_incline_pct is not None:
         state["suggested_incline_pct"] = _finite(suggested_incline_pct)
@@ -271,8 +419,9 @@ def prompt_payload(
     disclaimer: str | None,
     suggested_incline_pct: float | None = None,
     urgent: bool = False,
+    runner: str | None = None,
 ) -> bytes:
-    """The `{base}/prompt` JSON for one prompt.
+    """The `{base}/prompt` JSON for one prompt (`runner`: whom it is for).
 
     It carries `event_type` (= `kind`) so Home Assistant's event entity can fire on it.
     `steps` may be strings, mappings or dataclasses (such as `treadwell.rules.model.Step`);
@@ -295,6 +444,7 @@ def prompt_payload(
         "created_at": _iso(created_at),
         "disclaimer": disclaimer,
         "urgent": urgent,
+        "runner": runner,
     }
     if kind == "incline":
         prompt["suggested_incline_pct"] = _finite(suggested_incline_pct)
@@ -314,12 +464,19 @@ def prompt_payload_from(prompt: Prompt) -> bytes:
         disclaimer=prompt.disclaimer,
         suggested_incline_pct=prompt.suggested_incline_pct,
         urgent=prompt.urgent,
+        runner=prompt.runner,
     )
 
 
-def flags_payload_from(flags: Flags) -> bytes:
-    """The retained `{base}/flags` JSON for the rules engine's `Flags`."""
-    return flags_payload(back_pain=flags.back_pain, expires_at=flags.expires_at)
+def checkin_event_from(command: CheckinCommand) -> CheckinReceived:
+    """The rules engine's check-in for a validated `CheckinCommand`, with every kind named."""
+    first, *others = (PainKind(kind) for kind in command.kinds)
+    return CheckinReceived(command.pain, first, tuple(others), command.run_id)
+
+
+def flags_payload_from(flags: Flags, *, runner: str | None = None) -> bytes:
+    """The retained flags JSON for the rules engine's `Flags` (and whose they are)."""
+    return flags_payload(back_pain=flags.back_pain, expires_at=flags.expires_at, runner=runner)
 
 
 def run_payload_from(summary: RunSummary, *, treadmill: str | None = None) -> bytes:
@@ -334,10 +491,15 @@ def run_payload_from(summary: RunSummary, *, treadmill: str | None = None) -> by
     return run_payload(fields)
 
 
-def flags_payload(*, back_pain: str, expires_at: datetime | None) -> bytes:
-    """The retained `{base}/flags` JSON, e.g. `{"back_pain": "ache", "expires_at": "..."}`."""
+def flags_payload(
+    *, back_pain: str, expires_at: datetime | None, runner: str | None = None
+) -> bytes:
+    """The retained flags JSON, e.g. `{"back_pain": "ache", "expires_at": "...", "runner": ...}`."""
     expires = None if expires_at is None else _iso(expires_at)
-    return _dump({"back_pain": back_pain, "expires_at": expires})
+    data: dict[str, object] = {"back_pain": back_pain, "expires_at": expires}
+    if runner is not None:
+        data["runner"] = runner
+    return _dump(data)
 
 
 def run_payload(summary: Mapping[str, object] | DataclassInstance) -> bytes:
@@ -365,6 +527,11 @@ def _plain(value: object) -> object:
     if isinstance(value, dict):
         return {str(key): _plain(item) for key, item in value.items()}
     return value
+
+
+def _rounded(value: float | None, digits: int) -> float | None:
+    finite = _finite(value)
+    return None if finite is None else round(finite, digits)
 
 
 def _finite(value: float | None) -> float | None:

@@ -123,6 +123,7 @@ class MqttBridge:
         self._core = BridgeCore(
             base=settings.base_topic,
             devices=settings.devices,
+            runners=settings.runners,
             outbox=outbox,
             on_command=on_command,
             max_state_rate_hz=settings.max_state_rate_hz,
@@ -169,8 +170,8 @@ class MqttBridge:
         topic = topics.device_availability(self._base, device_slug)
         self.publish_retained(topic, ONLINE if online else OFFLINE)
 
-    def publish_prompt(self, message_id: str, payload: bytes) -> None:
-        """Queue a prompt for `{base}/prompt` (QoS 2, in order, each id once).
+    def publish_prompt(self, message_id: str, payload: bytes, *, topic: str | None = None) -> None:
+        """Queue a prompt for `{base}/prompt` or `topic` (QoS 2, in order, each id once).
 
         QoS 2 rather than 1: with it the broker hands a prompt to a subscriber exactly once
         even when the broker restarts mid-delivery (a QoS 1 re-delivery would repeat it).
@@ -178,7 +179,7 @@ class MqttBridge:
         The prompt goes to the outbox first. If the outbox cannot store it, it is kept in
         memory and still sent while the daemon runs.
         """
-        self._core.publish_prompt(message_id, payload)
+        self._core.publish_prompt(message_id, payload, topic)
         self._wake.set()
 
     def report_error(self, topic: str, error: str) -> None:

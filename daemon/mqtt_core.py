@@ -105,6 +105,7 @@ class BridgeCore:
     Args:
         base: The daemon's base topic.
         devices: Slugs of the configured treadmills.
+        runners: Slugs of the configured runners (empty: runner names are not checked).
         outbox: Where prompts wait until the broker has them.
         on_command: Called with every valid command; a `TreadwellError` it raises is reported.
         max_state_rate_hz: At most this many state messages a second per device.
@@ -121,6 +122,7 @@ class BridgeCore:
         *,
         base: str,
         devices: tuple[str, ...],
+        runners: tuple[str, ...] = (),
         outbox: Outbox,
         on_command: Callable[[Command], None],
         max_state_rate_hz: float = 2.0,
@@ -134,6 +136,7 @@ class BridgeCore:
         self.base = base
         self.ha_status_topic = topics.ha_status(discovery_prefix)
         self._devices = devices
+        self._runners = runners
         self._outbox = outbox
         self._on_command = on_command
         self._state_interval = 1.0 / max_state_rate_hz
@@ -153,7 +156,7 @@ class BridgeCore:
         self._prompts: deque[OutboxItem] = deque()
         self._outbox_dirty = True
         self._sent_unrecorded: set[int] = set()
-        self._unstored: dict[str, bytes] = {}  # prompts the outbox could not take
+        self._unstored: dict[str, tuple[str, bytes]] = {}  # prompts the outbox could not take
         self._reports = _Reports()
         self._rediscover_at: float | None = None
 
@@ -171,13 +174,14 @@ class BridgeCore:
         self._retained[topic] = (payload, qos)
         self._dirty[topic] = None
 
-    def publish_prompt(self, message_id: str, payload: bytes) -> None:
-        """Store a prompt in the outbox (or, if it cannot take it, in memory) to send in order."""
+    def publish_prompt(self, message_id: str, payload: bytes, topic: str | None = None) -> None:
+        """Store a prompt for `topic` (default `{base}/prompt`) in the outbox, or in memory."""
+        where = topic or topics.prompt(self.base)
         try:
-            self._outbox.add(message_id, topics.prompt(self.base), payload, PROMPT_QOS)
+            self._outbox.add(message_id, where, payload, PROMPT_QOS)
         except StateStoreError as exc:
             _LOGGER.error("MQTT: prompt %s kept in memory only: %s", message_id, exc)  # noqa: TRY400
-            self._unstored.setdefault(message_id, payload)
+            self._unstored.setdefault(message_id, (where, payload))
         self._outbox_dirty = True
 
     def report_error(self, topic: str, error: str, now: float) -> None:
@@ -244,7 +248,9 @@ class BridgeCore:
             self._clears[topic] = None
             return
         try:
-            command = parse_command(topic, payload, base=self.base, devices=self._devices)
+            command = parse_command(
+                topic, payload, base=self.base, devices=self._devices, runners=self._runners
+            )
         except CommandError as exc:
             self.report_error(topic, exc.message, now)
             return
@@ -363,8 +369,7 @@ class BridgeCore:
             item = self._prompts[0]
             return Publish(item.topic, item.payload, item.qos, item.retain, Source.PROMPT, item.seq)
         if self._unstored:
-            message_id, payload = next(iter(self._unstored.items()))
-            topic = topics.prompt(self.base)
+            message_id, (topic, payload) = next(iter(self._unstored.items()))
             return Publish(topic, payload, PROMPT_QOS, False, Source.UNSTORED, message_id)
         return None
 

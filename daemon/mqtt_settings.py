@@ -38,6 +38,7 @@ class BridgeSettings:
         keepalive: MQTT keepalive in seconds.
         allow_insecure_credentials: Allow a password over plain TCP to a non-loopback host.
         devices: Slugs of the configured treadmills (for `{base}/<device>/incline/set`).
+        runners: Slugs of the configured runners (for their command topics).
         max_state_rate_hz: At most this many state messages a second per device.
         backoff_initial_s: First delay before reconnecting.
         backoff_max_s: Cap of the doubling reconnect delay.
@@ -61,6 +62,7 @@ class BridgeSettings:
     keepalive: int = 30
     allow_insecure_credentials: bool = False
     devices: tuple[str, ...] = ("treadmill",)
+    runners: tuple[str, ...] = ()
     max_state_rate_hz: float = 2.0
     backoff_initial_s: float = 1.0
     backoff_max_s: float = 30.0
@@ -68,7 +70,9 @@ class BridgeSettings:
     takeover_window_s: float = 60.0
 
     @classmethod
-    def from_config(cls, mqtt: MqttSettings, *, devices: tuple[str, ...]) -> BridgeSettings:
+    def from_config(
+        cls, mqtt: MqttSettings, *, devices: tuple[str, ...], runners: tuple[str, ...] = ()
+    ) -> BridgeSettings:
         """Map the daemon's `[mqtt]` configuration onto bridge settings."""
         password = None if mqtt.password is None else mqtt.password.get_secret_value()
         return cls(
@@ -87,6 +91,7 @@ class BridgeSettings:
             keepalive=mqtt.keepalive,
             allow_insecure_credentials=mqtt.allow_insecure_credentials,
             devices=devices,
+            runners=runners,
             max_state_rate_hz=mqtt.max_state_rate_hz,
         )
 

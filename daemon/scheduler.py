@@ -86,6 +86,17 @@ async def fire_prompt(scheduler_name: str, key: str, payload: str) -> None:
     await scheduler.deliver(key, payload)
 
 
+def _advice(exc: BaseException, path: Path) -> str:
+    """One line naming the file and what to do, as the state database's errors do."""
+    text = str(exc)
+    if "not a database" in text or "malformed" in text:
+        return (
+            f"{path} is not a usable job database ({text}); move it aside to start afresh "
+            "(the reminders and check-ins it holds are then not sent)"
+        )
+    return f"cannot use the job database {path}: {text}"
+
+
 def _utc_text(at: datetime) -> str:
     return at.astimezone(UTC).isoformat()
 
@@ -124,9 +135,12 @@ class PromptScheduler:
             db_path.parent.mkdir(parents=True, exist_ok=True, mode=0o750)
             self._db = sqlite3.connect(db_path, isolation_level=None)
             self._db.execute("PRAGMA busy_timeout = 5000")
+            self._check_intact()
             self._db.execute(_SCHEMA)
         except (OSError, sqlite3.Error) as exc:
-            raise SchedulerError(f"cannot use the job database {db_path}: {exc}") from exc
+            if getattr(self, "_db", None) is not None:
+                self._db.close()
+            raise SchedulerError(_advice(exc, db_path)) from exc
         self._scheduler = AsyncIOScheduler(
             timezone=UTC,
             jobstores={"default": SQLAlchemyJobStore(url=f"sqlite:///{db_path}")},
@@ -137,6 +151,13 @@ class PromptScheduler:
             },
         )
         self._scheduler.add_listener(self._job_missed, EVENT_JOB_MISSED)
+
+    def _check_intact(self) -> None:
+        """Refuse a damaged file now, rather than with a traceback once jobs are loaded."""
+        problems = [str(row[0]) for row in self._db.execute("PRAGMA quick_check(5)")]
+        if problems != ["ok"]:
+            msg = f"database disk image is malformed: {'; '.join(problems)}"
+            raise sqlite3.DatabaseError(msg)
 
     def start(self) -> None:
         """Start inside the running event loop; catches up on due and undelivered prompts."""

@@ -66,6 +66,27 @@ MIGRATIONS: tuple[str, ...] = (
         saved_at TEXT NOT NULL
     );
     """,
+    # 2: runners. Runs and check-ins name their runner and the rules' run id; flags are per
+    # runner; scheduled prompts are written here first, with the state that asked for them.
+    """
+    ALTER TABLE runs ADD COLUMN runner TEXT NOT NULL DEFAULT 'default';
+    ALTER TABLE runs ADD COLUMN run_key TEXT;
+    CREATE INDEX runs_key ON runs (run_key);
+    ALTER TABLE checkins ADD COLUMN runner TEXT NOT NULL DEFAULT 'default';
+    ALTER TABLE checkins ADD COLUMN run_key TEXT;
+    CREATE TABLE runner_flags (
+        runner TEXT PRIMARY KEY,
+        back_pain TEXT NOT NULL,
+        expires_at TEXT,
+        updated_at TEXT NOT NULL
+    );
+    INSERT INTO runner_flags SELECT 'default', back_pain, expires_at, updated_at FROM flags;
+    CREATE TABLE schedule_intents (
+        key TEXT PRIMARY KEY,
+        at TEXT NOT NULL,
+        payload TEXT NOT NULL
+    );
+    """,
 )
 
 
@@ -88,6 +109,46 @@ class RunRecord:
     ended_at: datetime | None
     status: RunStatus
     summary: dict[str, Any] | None
+    runner: str = "default"
+    run_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RunStart:
+    """A run to record as started: its rules id, runner, treadmill and start time."""
+
+    run_key: str
+    runner: str
+    treadmill: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RunFinish:
+    """A run to record as finished, with its summary and end time."""
+
+    run_key: str
+    summary: Mapping[str, Any] | object
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Intent:
+    """A prompt to schedule: written with the state that asked for it, then handed on."""
+
+    key: str
+    at: datetime
+    payload: str
+
+
+@dataclass(frozen=True, slots=True)
+class Commit:
+    """Everything one event changed, written in one transaction (see `Store.commit`)."""
+
+    state: str | None = None
+    starts: tuple[RunStart, ...] = ()
+    finishes: tuple[RunFinish, ...] = ()
+    intents: tuple[Intent, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +170,8 @@ class CheckinRecord:
     kind: str
     note: str | None
     run_id: int | None
+    runner: str = "default"
+    run_key: str | None = None
 
 
 def _utc(at: datetime | None) -> datetime:
@@ -381,25 +444,27 @@ class Store:
     # -- flags, check-ins, engine state ---------------------------------------------------
 
     def save_flags(
-        self, back_pain: str, expires_at: datetime | None = None, *, at: datetime | None = None
+        self,
+        back_pain: str,
+        expires_at: datetime | None = None,
+        *,
+        at: datetime | None = None,
+        runner: str = "default",
     ) -> None:
-        """Persist the current back-pain flag ("none", "ache" or "red") and its expiry."""
+        """Persist a runner's back-pain flag ("none", "ache" or "red") and its expiry."""
         expiry = None if expires_at is None else _iso(expires_at)
         with self._transaction() as conn:
             conn.execute(
-                "INSERT INTO flags (id, back_pain, expires_at, updated_at) VALUES (1, ?, ?, ?) "
-                "ON CONFLICT (id) DO UPDATE SET back_pain = excluded.back_pain, "
-                "expires_at = excluded.expires_at, updated_at = excluded.updated_at",
-                (back_pain, expiry, _iso(at)),
+                "INSERT INTO runner_flags (runner, back_pain, expires_at, updated_at) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (runner) DO UPDATE SET "
+                "back_pain = excluded.back_pain, expires_at = excluded.expires_at, "
+                "updated_at = excluded.updated_at",
+                (runner, back_pain, expiry, _iso(at)),
             )
 
-    def load_flags(self) -> StoredFlags | None:
-        """The persisted flag, or None if none was ever saved."""
-        rows = self._select("SELECT back_pain, expires_at, updated_at FROM flags", ())
-        if not rows:
-            return None
-        back_pain, expires_at, updated_at = rows[0]
-        return StoredFlags(str(back_pain), _parse(expires_at), datetime.fromisoformat(updated_at))
+    def load_flags(self, runner: str = "default") -> StoredFlags | None:
+        """Runner `runner`'s persisted flag, or None if none was ever saved."""
+        return self.runner_flags().get(runner)
 
     def add_checkin(
         self,
@@ -409,12 +474,24 @@ class Store:
         note: str | None = None,
         run_id: int | None = None,
         at: datetime | None = None,
+        runner: str = "default",
+        run_key: str | None = None,
     ) -> int:
-        """Store a check-in and return its id."""
+        """Store a check-in and return its id.
+
+        `run_key` (the rules' id of the run it is about) also fills `run_id` when that run is
+        recorded and `run_id` is not given.
+        """
         with self._transaction() as conn:
+            if run_id is None and run_key is not None:
+                row = conn.execute(
+                    "SELECT id FROM runs WHERE run_key = ? ORDER BY id DESC", (run_key,)
+                ).fetchone()
+                run_id = None if row is None else int(row[0])
             cursor = conn.execute(
-                "INSERT INTO checkins (at, pain, kind, note, run_id) VALUES (?, ?, ?, ?, ?)",
-                (_iso(at), pain, kind, note, run_id),
+                "INSERT INTO checkins (at, pain, kind, note, run_id, runner, run_key) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (_iso(at), pain, kind, note, run_id, runner, run_key),
             )
             return int(cursor.lastrowid or 0)
 
@@ -422,12 +499,21 @@ class Store:
         """Recent check-ins, newest first (only those at or after `since` if given)."""
         floor = "" if since is None else _iso(since)
         rows = self._select(
-            "SELECT id, at, pain, kind, note, run_id FROM checkins WHERE at >= ? "
+            "SELECT id, at, pain, kind, note, run_id, runner, run_key FROM checkins WHERE at >= ? "
             "ORDER BY at DESC, id DESC LIMIT ?",
             (floor, limit),
         )
         return [
-            CheckinRecord(row[0], datetime.fromisoformat(row[1]), row[2], row[3], row[4], row[5])
+            CheckinRecord(
+                id=row[0],
+                at=datetime.fromisoformat(row[1]),
+                pain=row[2],
+                kind=row[3],
+                note=row[4],
+                run_id=row[5],
+                runner=row[6],
+                run_key=row[7],
+            )
             for row in rows
         ]
 
@@ -449,6 +535,88 @@ class Store:
         rows = self._select("SELECT data FROM engine_state", ())
         return str(rows[0][0]) if rows else None
 
+    # -- one event's changes at once -----------------------------------------------------
+
+    def commit(self, change: Commit) -> None:
+        """Write the household state, run starts and ends and prompts to schedule, atomically.
+
+        A kill at any instant leaves all of it or none of it: a run is never finished in the
+        history while the saved state still has it going, and the prompts its end scheduled
+        are never lost (they stay in `intents()` until `drop_intents`).
+
+        Raises:
+            StateStoreError: The database refused; nothing was written.
+        """
+        if change.state is not None:
+            _check_json(change.state)
+        finishes = [(f, _summary_text(f.summary)) for f in change.finishes]
+        with self._transaction() as conn:
+            for start in change.starts:
+                when = _iso(start.at)
+                conn.execute(
+                    "UPDATE runs SET status = 'interrupted', ended_at = last_seen_at "
+                    "WHERE treadmill = ? AND status = 'open'",
+                    (start.treadmill,),
+                )
+                conn.execute(
+                    "INSERT INTO runs (treadmill, started_at, last_seen_at, status, runner, "
+                    "run_key) VALUES (?, ?, ?, 'open', ?, ?)",
+                    (start.treadmill, when, when, start.runner, start.run_key),
+                )
+            for finish, text in finishes:
+                when = _iso(finish.at)
+                conn.execute(
+                    "UPDATE runs SET status = 'finished', ended_at = ?, last_seen_at = ?, "
+                    "summary = ? WHERE run_key = ? AND status != 'finished'",
+                    (when, when, text, finish.run_key),
+                )
+            conn.executemany(
+                "INSERT OR REPLACE INTO schedule_intents (key, at, payload) VALUES (?, ?, ?)",
+                [(i.key, _iso(i.at), i.payload) for i in change.intents],
+            )
+            if change.state is not None:
+                conn.execute(
+                    "INSERT INTO engine_state (id, data, saved_at) VALUES (1, ?, ?) "
+                    "ON CONFLICT (id) DO UPDATE SET data = excluded.data, "
+                    "saved_at = excluded.saved_at",
+                    (change.state, _iso(None)),
+                )
+
+    def intents(self) -> list[Intent]:
+        """Prompts written to schedule that were not yet handed to the scheduler."""
+        rows = self._select("SELECT key, at, payload FROM schedule_intents ORDER BY at", ())
+        return [Intent(key, datetime.fromisoformat(at), payload) for key, at, payload in rows]
+
+    def drop_intents(self, keys: Sequence[str]) -> None:
+        """Forget intents the scheduler now holds."""
+        with self._transaction() as conn:
+            conn.executemany("DELETE FROM schedule_intents WHERE key = ?", [(k,) for k in keys])
+
+    def run_by_key(self, run_key: str) -> RunRecord | None:
+        """The run the rules call `run_key`."""
+        rows = self._select("SELECT * FROM runs WHERE run_key = ? ORDER BY id DESC", (run_key,))
+        return _run(rows[0]) if rows else None
+
+    def adopt_legacy(self, runner: str) -> None:
+        """Give runs, check-ins and the flag from before runners existed to `runner`."""
+        if runner == "default":
+            return
+        with self._transaction() as conn:
+            for table in ("runs", "checkins"):
+                conn.execute(f"UPDATE {table} SET runner = ? WHERE runner = 'default'", (runner,))  # noqa: S608
+            conn.execute(
+                "UPDATE OR IGNORE runner_flags SET runner = ? WHERE runner = 'default'", (runner,)
+            )
+
+    def runner_flags(self) -> dict[str, StoredFlags]:
+        """Every runner's persisted flag."""
+        rows = self._select(
+            "SELECT runner, back_pain, expires_at, updated_at FROM runner_flags", ()
+        )
+        return {
+            str(r): StoredFlags(str(b), _parse(e), datetime.fromisoformat(u)) for r, b, e, u in rows
+        }
+
     def _select(self, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
         with self._guard():
             return list(self._conn.execute(sql, tuple(params)).fetchall())
@@ -464,8 +632,24 @@ def _json_default(value: object) -> object:
     raise TypeError(f"{type(value).__name__} is not JSON-serialisable")
 
 
+def _check_json(text: str) -> None:
+    try:
+        json.loads(text)
+    except ValueError as exc:
+        raise StateStoreError(f"engine state is not valid JSON: {exc}") from exc
+
+
+def _summary_text(summary: Mapping[str, Any] | object) -> str:
+    if dataclasses.is_dataclass(summary) and not isinstance(summary, type):
+        summary = dataclasses.asdict(summary)
+    try:
+        return json.dumps(summary, default=_json_default, sort_keys=True)
+    except (TypeError, ValueError) as exc:
+        raise StateStoreError(f"run summary cannot be stored as JSON: {exc}") from exc
+
+
 def _run(row: tuple[Any, ...]) -> RunRecord:
-    run_id, treadmill, started, last_seen, ended, status, summary = row
+    run_id, treadmill, started, last_seen, ended, status, summary, runner, run_key = row
     return RunRecord(
         id=run_id,
         treadmill=treadmill,
@@ -474,4 +658,6 @@ def _run(row: tuple[Any, ...]) -> RunRecord:
         ended_at=_parse(ended),
         status=RunStatus(status),
         summary=None if summary is None else json.loads(summary),
+        runner=runner,
+        run_key=run_key,
     )

@@ -59,6 +59,26 @@ def incline_set(base: str, device: str) -> str:
     return f"{base}/{device}{INCLINE_SET_SUFFIX}"
 
 
+def runner_set(base: str, device: str) -> str:
+    """Command: choose who runs on a treadmill."""
+    return f"{base}/{device}/runner/set"
+
+
+def device_diagnostics(base: str, device: str) -> str:
+    """A treadmill's retained diagnostics (`treadwell doctor --publish`)."""
+    return f"{base}/{device}/diagnostics"
+
+
+def runner(base: str, runner_slug: str, leaf: str) -> str:
+    """A runner's own topic, `{base}/runners/<runner>/<leaf>`."""
+    return f"{base}/runners/{runner_slug}/{leaf}"
+
+
+def runner_totals(base: str, runner_slug: str) -> str:
+    """A runner's retained totals."""
+    return runner(base, runner_slug, "totals")
+
+
 def incline_set_device(topic: str, base: str) -> str | None:
     """The device of an `incline/set` topic under `base`; None for any other topic."""
     prefix = f"{base}/"
@@ -72,7 +92,14 @@ def incline_set_device(topic: str, base: str) -> str | None:
 
 def command_filters(base: str) -> tuple[str, ...]:
     """The topic filters the daemon subscribes to for commands."""
-    return (flags_set(base), checkin(base), incline_set(base, "+"))
+    return (
+        flags_set(base),
+        checkin(base),
+        incline_set(base, "+"),
+        runner_set(base, "+"),
+        runner(base, "+", "flags/set"),
+        runner(base, "+", "checkin"),
+    )
 
 
 def ha_status(prefix: str) -> str:

@@ -1,6 +1,6 @@
 """Pure. Which heart rate to believe when both the strap and the treadmill report one.
 
-FTMS.md §8.3: a chest strap measures the heart directly, while treadmill HR comes from hand
+docs/ftms.md §8.3: a chest strap measures the heart directly, while treadmill HR comes from hand
 grips or a receiver of its own; when the strap has a fresh reading with skin contact it wins.
 """
 

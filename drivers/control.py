@@ -1,10 +1,14 @@
-"""I/O. The Fitness Machine Control Point procedure (FTMS.md §7.3), one request at a time.
+"""I/O. The Fitness Machine Control Point procedure (docs/ftms.md §7.3), one request at a time.
 
 A procedure is: write the request with response, then wait for the treadmill's ``0x80``
 indication naming the same op code. Requests are serialised behind a lock because a treadmill
 refuses (ATT 0xFE) rather than queues a second one. Control is requested before the first
 command and whenever it was lost; a Control Not Permitted answer gets one more Request Control
-and one retry (D7). Result codes become typed errors with advice.
+and one retry (D7), and so does a Request Control answered Control Not Permitted; decks listed
+as granting control only at the second request get two. The answer may arrive as an indication
+or, on decks whose control point only notifies (D24), as a notification: both go through
+`on_indication`. Start/Resume is never sent to a deck listed as breaking on it (D23). Result
+codes become typed errors with advice.
 """
 
 from __future__ import annotations
@@ -40,6 +44,8 @@ if TYPE_CHECKING:
 
     from bleak import BleakClient
     from bleak.backends.characteristic import BleakGATTCharacteristic
+
+    from treadwell.drivers.quirks import Quirks
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -85,6 +91,13 @@ class ControlPoint:
         self._lock = asyncio.Lock()
         self._pending: tuple[int, asyncio.Future[ControlPointResponse]] | None = None
         self._granted = False
+        self._request_twice = False
+        self._no_start_resume = False
+
+    def configure(self, quirks: Quirks) -> None:
+        """Take the deck's quirks that change the procedure (D7 twice, D23 no Start/Resume)."""
+        self._request_twice = quirks.request_control_twice
+        self._no_start_resume = quirks.no_start_resume
 
     @property
     def granted(self) -> bool:
@@ -143,6 +156,12 @@ class ControlPoint:
             ControlPointError: A subclass per result code, or `ControlPointTimeoutError`.
             DriverError: The write itself failed.
         """
+        if op == ControlOp.START_OR_RESUME and self._no_start_resume:
+            raise OpCodeNotSupportedError(
+                f"not sending Start/Resume to {device}: on this model it breaks the control "
+                "point or pauses the belt; start the belt on the console",
+                request_op=op,
+            )
         async with self._lock:
             if not self._granted:
                 await self._request_control_locked(client, device)
@@ -156,9 +175,16 @@ class ControlPoint:
 
     async def _request_control_locked(self, client: BleakClient, device: str) -> None:
         what = "request control"
+        request = encode_request_control()
         response = await self._procedure(
-            client, ControlOp.REQUEST_CONTROL, encode_request_control(), what=what, device=device
+            client, ControlOp.REQUEST_CONTROL, request, what=what, device=device
         )
+        if self._request_twice or response.result == ResultCode.CONTROL_NOT_PERMITTED:
+            # D7: some decks grant control only at the second request.
+            _LOGGER.debug("%s: asking for control a second time", self._label)
+            response = await self._procedure(
+                client, ControlOp.REQUEST_CONTROL, request, what=what, device=device
+            )
         _check(response, what=what)
         self.set_granted(granted=True)
 
@@ -184,7 +210,7 @@ class ControlPoint:
 
 
 async def _write_with_busy_retry(client: BleakClient, payload: bytes) -> None:
-    # FTMS.md §7.3: the server ends a procedure only once our confirmation of its indication
+    # docs/ftms.md §7.3: the server ends a procedure only once our confirmation of its indication
     # arrived; a write that races it gets ATT 0xFE and is not queued, so wait and write again.
     for attempt in range(_BUSY_RETRIES + 1):
         try:

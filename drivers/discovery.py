@@ -1,7 +1,7 @@
 """I/O. Finding treadmills, heart-rate straps and footpods by what they advertise.
 
 Treadmills advertise the Fitness Machine service 0x1826, usually with Service Data that says
-"treadmill, available" (FTMS.md §1.1); some send only the UUID (D15), which is accepted too.
+"treadmill, available" (docs/ftms.md §1.1); some send only the UUID (D15), which is accepted too.
 Straps advertise 0x180D and footpods 0x1814. All scanning goes through bleak's public
 `BleakScanner`, with the backend classes from `BleBackend`.
 """

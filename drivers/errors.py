@@ -39,7 +39,7 @@ class ControlPointError(DriverError):
     """The treadmill refused or did not answer a Fitness Machine Control Point request.
 
     Attributes:
-        request_op: The control-point op code that was sent (FTMS.md §7.1).
+        request_op: The control-point op code that was sent (docs/ftms.md §7.1).
         result: The result code the treadmill answered with, or None when there was none.
     """
 

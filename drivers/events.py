@@ -40,11 +40,17 @@ class TreadmillInfo:
         name: The advertised name.
         address: The Bluetooth address.
         features: Fitness Machine Feature, with target bits dropped whose range
-            characteristic is missing (FTMS.md §2).
+            characteristic is missing (docs/ftms.md §2).
         speed_range: Supported Speed Range in km/h, or None when not readable.
         incline_range: Supported Inclination Range in percent (quirks applied), or None.
         can_set_incline: Whether incline can be set over the control point.
-        quirks: The model's deviations from FTMS.
+        quirks: The model's deviations from FTMS in effect (table rows the deck's own
+            answers contradict are left out).
+        reported_incline_range: Supported Inclination Range exactly as read (spec units),
+            or None when it was not read.
+        notes: Plain sentences on quirks not applied, behaviour learned on this connection
+            and why incline control is unavailable; for logs, `treadwell doctor` and
+            diagnostics.
     """
 
     name: str
@@ -54,6 +60,8 @@ class TreadmillInfo:
     incline_range: InclinationRange | None
     can_set_incline: bool
     quirks: Quirks
+    reported_incline_range: InclinationRange | None = None
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,11 +86,24 @@ class LinkDisconnected:
 
 @dataclass(frozen=True, slots=True)
 class TreadmillReading:
-    """One complete Treadmill Data record, in km/h and percent (quirks already applied)."""
+    """One complete Treadmill Data record, in km/h and percent (quirks already applied).
+
+    Attributes:
+        device: The link's label.
+        data: The record.
+        heart_rate_source: Where `data.heart_rate_bpm` came from, if it carries one.
+        incline_assumed: `data.incline_pct` is not a measurement of the deck's position:
+            the deck never reports its incline and this is the last incline the link
+            commanded successfully (D13), or its incline field carries the target (D27).
+        distance_estimated: The deck's total distance is stuck at 0 or moves in 10 m steps
+            (D26); `data.total_distance_m` is integrated from the reported speed.
+    """
 
     device: str
     data: TreadmillData
     heart_rate_source: HeartRateSource | None = None
+    incline_assumed: bool = False
+    distance_estimated: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +148,7 @@ class ControlStateChanged:
 
 @dataclass(frozen=True, slots=True)
 class InclineConfirmed:
-    """Treadmill Data showed the deck at an incline we set (FTMS.md §7.4 step 5)."""
+    """Treadmill Data showed the deck at an incline we set (docs/ftms.md §7.4 step 5)."""
 
     device: str
     incline_pct: float

@@ -1,6 +1,6 @@
 """Pure. Turning a requested incline into one the treadmill and the runner both accept.
 
-FTMS.md §4 and §7.4: targets must lie within Supported Inclination Range and be a multiple of
+docs/ftms.md §4 and §7.4: targets must lie within Supported Inclination Range and be a multiple of
 its increment (0.5 % or 1 % on many decks, D8), or the treadmill answers Invalid Parameter.
 On top of that the runner configures limits that the daemon must never exceed.
 """

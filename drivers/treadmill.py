@@ -1,6 +1,6 @@
 """I/O. The FTMS treadmill link: readings in, incline (and, only on request, speed) out.
 
-On each connection (FTMS.md §7.4) the link reads Fitness Machine Feature and the supported
+On each connection (docs/ftms.md §7.4) the link reads Fitness Machine Feature and the supported
 ranges, then subscribes in the order status, training status, control point (indications),
 treadmill data last. Treadmill Data packets are reassembled into records (§3.4), converted with
 the model's quirks and reported as `TreadmillReading` events.
@@ -8,10 +8,19 @@ the model's quirks and reported as `TreadmillReading` events.
 Control (§7.3) goes through `control.ControlPoint`: one procedure at a time, written with
 response, answered by a ``0x80`` indication awaited with a timeout, every result code a typed
 error. Control is requested before the first command and again after a Reset or "control
-permission lost" (lazily, on the next command: FTMS.md §6 says not to fight for it), and
+permission lost" (lazily, on the next command: docs/ftms.md §6 says not to fight for it), and
 eagerly after a reconnect once we have held it. Requested inclines are snapped to the deck's
 range and step and to the runner's limits, and confirmed from later Treadmill Data. The link
 never sends a speed change by itself: only an explicit `set_speed` call does.
+
+Quirks (`quirks.py`) are applied here and only here. The table row for the advertised name is
+checked against the deck's own answers first (`quirks.settle_incline`), and the wire value of
+every incline target is checked once more against the runner's limits
+(`quirks.wire_incline`). Deviations the table cannot know are learned from the deck's answers
+on this link and kept across reconnects: Operation Failed while the belt is stopped (the
+target is sent again once it runs) and Invalid Parameter for a half step (the step becomes
+1 %). Decks that never report incline get the commanded value, marked as assumed; decks whose
+distance is stuck or coarse get distance integrated from speed (`distance.py`).
 """
 
 from __future__ import annotations
@@ -43,11 +52,14 @@ from treadwell.drivers.codec.ftms import (
 )
 from treadwell.drivers.control import ControlPoint
 from treadwell.drivers.discovery import DeviceKind, DeviceTarget
+from treadwell.drivers.distance import DistanceEstimator
 from treadwell.drivers.errors import (
     BeltNotRunningError,
     CodecError,
     DriverError,
     InclineNotSupportedError,
+    InvalidParameterError,
+    OperationFailedError,
 )
 from treadwell.drivers.events import (
     ControlStateChanged,
@@ -62,7 +74,7 @@ from treadwell.drivers.events import (
 )
 from treadwell.drivers.incline import InclineLimits, snap_incline
 from treadwell.drivers.link import DEFAULT_BACKOFF, BleLink
-from treadwell.drivers.quirks import Quirks, quirks_for
+from treadwell.drivers.quirks import Quirks, quirks_for, settle_incline, wire_incline
 from treadwell.drivers.uuids import (
     CONTROL_POINT_UUID,
     FITNESS_MACHINE_FEATURE_UUID,
@@ -89,6 +101,10 @@ _LOGGER = logging.getLogger(__name__)
 _CONFIRM_TOLERANCE_PCT = 0.05
 _CONTROL_LOST = (MachineStatusOp.CONTROL_PERMISSION_LOST, MachineStatusOp.RESET)
 _BELT_STOPPED = (MachineStatusOp.STOPPED_OR_PAUSED, MachineStatusOp.STOPPED_BY_SAFETY_KEY)
+_WHOLE_STEP_PCT = 1.0
+# No incline motor moves this fast: a bigger jump between two records is a reported target.
+_TARGET_JUMP_MIN_PCT = 2.0
+_MOTOR_MAX_PCT_PER_S = 2.5
 
 
 class TreadmillLink(BleLink):
@@ -101,6 +117,10 @@ class TreadmillLink(BleLink):
         on_event: Called with every event.
         backoff: Delays between failed connection attempts.
         control_timeout_s: How long to wait for a control-point response indication.
+        belt_wait_s: How long an incline target for a deck that takes targets only while the
+            belt runs waits for the belt before `BeltNotRunningError`.
+        learned: Deviations learned on an earlier connection (from the probe memory); they
+            are applied on top of the table row, as if learned on this link.
         **kwargs: Passed to `BleLink` (scan, connect and stability timings).
     """
 
@@ -115,6 +135,8 @@ class TreadmillLink(BleLink):
         on_event: Callable[[LinkEvent], None],
         backoff: Backoff = DEFAULT_BACKOFF,
         control_timeout_s: float = 2.0,
+        belt_wait_s: float = 60.0,
+        learned: Quirks | None = None,
         **kwargs: float,
     ) -> None:
         super().__init__(
@@ -128,8 +150,15 @@ class TreadmillLink(BleLink):
         self._info: TreadmillInfo | None = None
         self._wire_speed_range: SpeedRange | None = None
         self._quirks = Quirks()
+        self._learned = learned or Quirks()
+        self._learned_notes: list[str] = []
+        self._belt_wait_s = belt_wait_s
         self._want_control = False
         self._belt_running = False
+        self._belt_started = asyncio.Event()
+        self._commanded_incline: float | None = None
+        self._last_incline_t: float | None = None
+        self._distance = DistanceEstimator()
         self._last_incline_pct: float | None = None
         self._incline_target: float | None = None
         self._incline_reached = asyncio.Event()
@@ -150,6 +179,11 @@ class TreadmillLink(BleLink):
         return self._last_incline_pct
 
     @property
+    def learned(self) -> Quirks:
+        """Deviations learned from the deck's answers (only the learned fields are set)."""
+        return self._learned
+
+    @property
     def belt_running(self) -> bool:
         """Whether the belt is running, from status notifications and reported speed."""
         return self._belt_running
@@ -157,9 +191,15 @@ class TreadmillLink(BleLink):
     # -- connection setup -------------------------------------------------------------------
 
     async def _setup(self, client: BleakClient, device: BLEDevice) -> LinkConnected:
-        self._quirks = quirks_for(device.name or self._target.name)
+        self._quirks = _merge(quirks_for(device.name or self._target.name), self._learned)
+        self._control.configure(self._quirks)
+        self._distance.reset()
+        self._commanded_incline = None
+        self._last_incline_t = None
         info = await self._read_info(client, device)
         self._info = info
+        for note in info.notes:
+            _LOGGER.warning("%s: %s", self._label, note)
         subscriptions = (
             (MACHINE_STATUS_UUID, self._on_machine_status),
             (TRAINING_STATUS_UUID, self._on_training_status),
@@ -180,7 +220,7 @@ class TreadmillLink(BleLink):
         )
         targets = features.target_settings
         speed_range: SpeedRange | None = None
-        incline_range: InclinationRange | None = None
+        reported: InclinationRange | None = None
         self._wire_speed_range = None
         if TargetSetting.SPEED in targets and has(SUPPORTED_SPEED_RANGE_UUID):
             raw = await client.read_gatt_char(SUPPORTED_SPEED_RANGE_UUID)
@@ -188,21 +228,30 @@ class TreadmillLink(BleLink):
             speed_range = self._speed_range_in_kmh(self._wire_speed_range)
         if TargetSetting.INCLINATION in targets and has(SUPPORTED_INCLINATION_RANGE_UUID):
             raw = await client.read_gatt_char(SUPPORTED_INCLINATION_RANGE_UUID)
-            incline_range = self._incline_range_in_pct(parse_supported_inclination_range(raw))
-        # FTMS.md §2: a target bit whose range characteristic is missing cannot be used.
+            reported = parse_supported_inclination_range(raw)
+        name = device.name or self._target.name or device.address
+        settled = settle_incline(self._quirks, reported, name=name)
+        self._quirks = settled.quirks
+        incline_range = settled.incline_range
+        # docs/ftms.md §2: a target bit whose range characteristic is missing cannot be used.
         if speed_range is None:
             targets &= ~TargetSetting.SPEED
         if incline_range is None:
             targets &= ~TargetSetting.INCLINATION
         features = MachineFeatures(features.features, targets)
+        notes = list(settled.notes)
+        if incline_range is not None and not has(CONTROL_POINT_UUID):
+            notes.append(f"{name} has no control point: no incline control over Bluetooth")
         return TreadmillInfo(
-            name=device.name or self._target.name or device.address,
+            name=name,
             address=device.address,
             features=features,
             speed_range=speed_range,
             incline_range=incline_range,
             can_set_incline=incline_range is not None and has(CONTROL_POINT_UUID),
             quirks=self._quirks,
+            reported_incline_range=reported,
+            notes=(*notes, *self._learned_notes),
         )
 
     def _speed_range_in_kmh(self, rng: SpeedRange) -> SpeedRange:
@@ -210,17 +259,6 @@ class TreadmillLink(BleLink):
         return SpeedRange(
             q.speed_to_kmh(rng.min_kmh), q.speed_to_kmh(rng.max_kmh), q.speed_to_kmh(rng.step_kmh)
         )
-
-    def _incline_range_in_pct(self, rng: InclinationRange) -> InclinationRange:
-        q = self._quirks
-        low = q.raw_to_incline(rng.min_pct * 10)
-        high = q.raw_to_incline(rng.max_pct * 10)
-        step = rng.step_pct if not q.incline_map else q.incline_step_pct or 1.0
-        if q.incline_min_pct is not None:
-            low = q.incline_min_pct
-        if q.incline_step_pct is not None:
-            step = max(step, q.incline_step_pct)
-        return InclinationRange(low, high, step)
 
     async def _after_connect(self) -> None:
         if not self._want_control:
@@ -238,7 +276,7 @@ class TreadmillLink(BleLink):
             # FTMS §4.19: a record cut by link loss is discarded, never re-sent.
             _LOGGER.debug("%s: dropped a half record on link loss", self._label)
         self._control.link_lost()
-        self._belt_running = False
+        self._set_belt(running=False)
 
     # -- notifications ----------------------------------------------------------------------
 
@@ -271,21 +309,53 @@ class TreadmillLink(BleLink):
         return record
 
     def _publish(self, record: TreadmillData) -> None:
+        now = asyncio.get_running_loop().time()
         if record.speed_kmh is not None:
-            self._belt_running = record.speed_kmh > 0
+            self._set_belt(running=record.speed_kmh > 0)
         if record.incline_pct is not None:
+            self._watch_incline_jump(record.incline_pct, now)
             self._last_incline_pct = record.incline_pct
+            self._last_incline_t = now
+        echoed = record.incline_pct is None and self._commanded_incline is not None
+        if echoed:
+            record = dataclasses.replace(record, incline_pct=self._commanded_incline)
+        assumed = echoed or (record.incline_pct is not None and self._quirks.incline_reports_target)
+        estimate = self._distance.feed(now, record.speed_kmh, record.total_distance_m)
+        if estimate.estimated:
+            record = dataclasses.replace(record, total_distance_m=estimate.total_m)
         source = HeartRateSource.TREADMILL if record.heart_rate_bpm else None
-        self._emit(TreadmillReading(self._label, record, source))
+        self._emit(
+            TreadmillReading(
+                self._label,
+                record,
+                source,
+                incline_assumed=assumed,
+                distance_estimated=estimate.estimated,
+            )
+        )
         target = self._incline_target
         if (
-            target is not None
+            (not assumed or self._quirks.incline_reports_target)
+            and target is not None
             and record.incline_pct is not None
             and abs(record.incline_pct - target) <= _CONFIRM_TOLERANCE_PCT
         ):
             self._incline_target = None
             self._incline_reached.set()
             self._emit(InclineConfirmed(self._label, target))
+
+    def _watch_incline_jump(self, incline_pct: float, now: float) -> None:
+        previous, since = self._last_incline_pct, self._last_incline_t
+        if self._quirks.incline_reports_target or previous is None or since is None:
+            return
+        jump = abs(incline_pct - previous)
+        if jump >= _TARGET_JUMP_MIN_PCT and jump > _MOTOR_MAX_PCT_PER_S * max(now - since, 1e-3):
+            name = self._info.name if self._info is not None else self._label
+            self._learn(
+                reports_target=True,
+                note=f"{name}'s incline reading jumped {jump:g} % at once: it reports the "
+                "target, not the deck's position, so readings mark their incline as assumed",
+            )
 
     def _on_machine_status(self, _char: BleakGATTCharacteristic, data: bytearray) -> None:
         try:
@@ -294,12 +364,12 @@ class TreadmillLink(BleLink):
             _LOGGER.warning("%s: skipped a bad Machine Status packet: %s", self._label, exc)
             return
         if status.op in _CONTROL_LOST:
-            # FTMS.md §6: do not fight for control; the next command asks for it again.
+            # docs/ftms.md §6: do not fight for control; the next command asks for it again.
             self._control.set_granted(granted=False)
         elif status.op == MachineStatusOp.STARTED_OR_RESUMED:
-            self._belt_running = True
+            self._set_belt(running=True)
         elif status.op in _BELT_STOPPED:
-            self._belt_running = False
+            self._set_belt(running=False)
         elif status.op == MachineStatusOp.TARGET_INCLINE_CHANGED and not self._is_our_target(
             status.target_incline_pct
         ):
@@ -323,6 +393,13 @@ class TreadmillLink(BleLink):
             return
         self._emit(TrainingStatusChanged(self._label, status))
 
+    def _set_belt(self, *, running: bool) -> None:
+        self._belt_running = running
+        if running:
+            self._belt_started.set()
+        else:
+            self._belt_started.clear()
+
     def _on_granted(self, granted: bool) -> None:
         if granted:
             self._want_control = True
@@ -332,6 +409,11 @@ class TreadmillLink(BleLink):
 
     async def set_incline(self, incline_pct: float, *, limits: InclineLimits) -> float:
         """Set the deck's incline, snapped to the treadmill's range and step.
+
+        A deck that takes targets only while the belt runs (from the table, or learned from an
+        Operation Failed answer while the belt was stopped) gets the target once the belt
+        runs, waiting at most `belt_wait_s`. A deck that refuses a half step (Invalid
+        Parameter) gets the target re-snapped to whole percent once; the step is kept.
 
         Args:
             incline_pct: The incline asked for, in percent.
@@ -343,31 +425,88 @@ class TreadmillLink(BleLink):
         Raises:
             NotConnectedError: The treadmill is not connected.
             InclineNotSupportedError: The treadmill cannot set its incline over Bluetooth.
-            InclineOutOfLimitsError: The request is outside the runner's limits.
-            BeltNotRunningError: This model only takes incline changes while the belt runs.
+            InclineOutOfLimitsError: The request is outside the runner's limits, or its wire
+                value would be (see `quirks.wire_incline`).
+            BeltNotRunningError: This deck only takes incline changes while the belt runs,
+                and the belt did not start within `belt_wait_s`.
             ControlPointError: The treadmill refused (a subclass per result code) or did not
                 answer in time (`ControlPointTimeoutError`).
         """
         info = self._require_info()
+        target = self._snap(info, incline_pct, limits)
+        if self._quirks.set_incline_only_while_running and not self._belt_running:
+            await self._wait_for_belt(info)
+        try:
+            return await self._send_incline(target, limits)
+        except OperationFailedError as exc:
+            refused_set = exc.request_op == ControlOp.SET_TARGET_INCLINATION
+            if not refused_set or self._belt_running or self._quirks.set_incline_only_while_running:
+                raise
+            self._learn(
+                only_while_running=True,
+                note=f"{info.name} refused an incline target while the belt was stopped: "
+                "targets are sent once the belt runs",
+            )
+            await self._wait_for_belt(info)
+            return await self._send_incline(target, limits)
+        except InvalidParameterError as exc:
+            step = self._require_info().incline_range
+            refused_set = exc.request_op == ControlOp.SET_TARGET_INCLINATION
+            if not refused_set or step is None or step.step_pct >= _WHOLE_STEP_PCT - 1e-6:
+                raise
+            whole = math.isclose(target, round(target), abs_tol=1e-6)
+            if whole:
+                raise
+            self._learn(
+                step_pct=_WHOLE_STEP_PCT,
+                note=f"{info.name} refused {target:g} %: it takes whole percent steps only",
+            )
+            retry = self._snap(self._require_info(), incline_pct, limits)
+            return await self._send_incline(retry, limits)
+
+    def _snap(self, info: TreadmillInfo, incline_pct: float, limits: InclineLimits) -> float:
         rng = info.incline_range
         if rng is None or not info.can_set_incline:
-            raise InclineNotSupportedError(
-                f"{info.name} cannot set its incline over Bluetooth (it does not offer incline "
-                "targets or its supported range); change the incline on the console"
+            why = "; ".join(info.notes) or (
+                "it does not offer incline targets or its supported range"
             )
-        target = snap_incline(
+            raise InclineNotSupportedError(
+                f"{info.name} cannot set its incline over Bluetooth ({why}); change the "
+                "incline on the console"
+            )
+        return snap_incline(
             incline_pct,
             device_min_pct=rng.min_pct,
             device_max_pct=rng.max_pct,
             step_pct=rng.step_pct,
             limits=limits,
         )
-        if info.quirks.set_incline_only_while_running and not self._belt_running:
+
+    async def _wait_for_belt(self, info: TreadmillInfo) -> None:
+        _LOGGER.info("%s: waiting for the belt to run before setting the incline", self._label)
+        try:
+            async with asyncio.timeout(self._belt_wait_s):
+                await self._belt_started.wait()
+        except TimeoutError:
             raise BeltNotRunningError(
-                f"{info.name} only accepts incline changes while the belt runs; start the "
-                "belt first"
-            )
-        raw = info.quirks.incline_to_raw(target)
+                f"{info.name} only accepts incline changes while the belt runs, and the belt "
+                f"did not start within {self._belt_wait_s:g} s; start the belt first"
+            ) from None
+
+    async def _send_incline(self, target: float, limits: InclineLimits) -> float:
+        info = self._require_info()
+        rng = info.incline_range
+        if rng is None:  # checked by _snap; the info does not change while connected
+            raise AssertionError
+        reported = info.reported_incline_range
+        raw = wire_incline(
+            target,
+            self._quirks,
+            deck=rng,
+            reported_min_pct=reported.min_pct if reported is not None else 0.0,
+            limit_min_pct=limits.min_pct,
+            limit_max_pct=limits.max_pct,
+        )
         self._incline_target = target
         self._incline_reached.clear()
         try:
@@ -381,8 +520,51 @@ class TreadmillLink(BleLink):
         except BaseException:
             self._incline_target = None
             raise
+        self._commanded_incline = target
         _LOGGER.info("%s: incline set to %g %%", self._label, target)
         return target
+
+    def _learn(
+        self,
+        *,
+        note: str,
+        step_pct: float | None = None,
+        only_while_running: bool = False,
+        reports_target: bool = False,
+    ) -> None:
+        """Keep a deviation learned from the deck's answer, for this and later connections."""
+        _LOGGER.warning("%s: %s", self._label, note)
+        learned = self._learned
+        self._learned = dataclasses.replace(
+            learned,
+            incline_step_pct=step_pct if step_pct is not None else learned.incline_step_pct,
+            set_incline_only_while_running=(
+                only_while_running or learned.set_incline_only_while_running
+            ),
+            incline_reports_target=reports_target or learned.incline_reports_target,
+        )
+        self._learned_notes.append(note)
+        self._quirks = _merge(self._quirks, self._learned)
+        info = self._info
+        if info is None:
+            return
+        rng = info.incline_range
+        step = self._quirks.incline_step_pct
+        if rng is not None and step is not None and step > rng.step_pct:
+            rng = InclinationRange(rng.min_pct, rng.max_pct, step)
+        self._info = dataclasses.replace(
+            info, quirks=self._quirks, incline_range=rng, notes=(*info.notes, note)
+        )
+
+    async def request_control(self) -> None:
+        """Ask for control of the control point now (the probe checks whether it is granted).
+
+        Raises:
+            NotConnectedError: The treadmill is not connected.
+            ControlPointError: The treadmill refused or did not answer in time.
+        """
+        info = self._require_info()
+        await self._control.request_control(self._require_client(), device=info.name)
 
     async def wait_for_incline(self, timeout_s: float) -> bool:
         """Wait until Treadmill Data shows the deck at the incline last set.
@@ -446,6 +628,21 @@ class TreadmillLink(BleLink):
         if self._info is None:  # set before the link counts as connected
             raise AssertionError
         return self._info
+
+
+def _merge(table: Quirks, learned: Quirks) -> Quirks:
+    """The table row with what was learned from the deck on top (learned fields only)."""
+    step = learned.incline_step_pct
+    if step is not None and table.incline_step_pct is not None:
+        step = max(step, table.incline_step_pct)
+    return dataclasses.replace(
+        table,
+        incline_step_pct=step if step is not None else table.incline_step_pct,
+        set_incline_only_while_running=(
+            table.set_incline_only_while_running or learned.set_incline_only_while_running
+        ),
+        incline_reports_target=table.incline_reports_target or learned.incline_reports_target,
+    )
 
 
 def _maybe(convert: Callable[[float], float], value: float | None) -> float | None:

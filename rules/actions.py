@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
 from treadwell.rules.model import Flags, Prompt
 
@@ -15,6 +16,7 @@ __all__ = [
     "Action",
     "CancelScheduled",
     "FlagsChanged",
+    "InclineSource",
     "PublishPrompt",
     "RunEnded",
     "RunStarted",
@@ -31,12 +33,27 @@ class PublishPrompt:
     prompt: Prompt
 
 
+class InclineSource(StrEnum):
+    """Who asked for an incline."""
+
+    AUTOMATION = "automation"
+    DASHBOARD = "dashboard"
+
+
 @dataclass(frozen=True, slots=True)
 class SetIncline:
-    """Set the treadmill's incline (FTMS control point); never anything else."""
+    """Set the treadmill's incline (FTMS control point); never anything else.
+
+    The engine gives the incline and its run; the household's incline policy adds the
+    treadmill and the limits the value on the wire must respect (`min_pct`..`max_pct`).
+    """
 
     incline_pct: float
     run_id: str
+    treadmill: str = ""
+    min_pct: float = 0.0
+    max_pct: float = 0.0
+    source: InclineSource = InclineSource.AUTOMATION
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +88,8 @@ class RunSummary:
     """What a finished run looked like.
 
     `moving_s` counts time at or above the run-start speed; averages are None when nothing
-    reported them. `prompt_ids` are the prompts issued during the run, in order.
+    reported them. `prompt_ids` are the prompts issued during the run, in order. `runner` and
+    `treadmill` are filled in by the household.
     """
 
     run_id: str
@@ -85,6 +103,8 @@ class RunSummary:
     average_hr_bpm: float | None
     max_hr_bpm: int | None
     prompt_ids: tuple[str, ...]
+    runner: str | None = None
+    treadmill: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

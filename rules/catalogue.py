@@ -1,8 +1,8 @@
 """Pure. The words of every health prompt: titles, messages, exercise steps, the disclaimer.
 
-The facts and numbers follow the project's domain brief (docs on lower-back pain after
-running); the sentences are our own. Nothing here goes beyond those facts: no doses, no
-volumes, no diagnoses. The engine decides *when*; this module only says *what*.
+The facts and numbers follow the project's domain notes on lower-back pain after running; the
+sentences are our own. Nothing here goes beyond those facts: no doses, no volumes, no
+diagnoses. The engine decides *when*; this module only says *what*.
 """
 
 from __future__ import annotations
@@ -22,12 +22,15 @@ __all__ = [
     "PromptText",
     "checkin",
     "form_cue",
+    "get_checked",
     "hydration",
     "hydration_reminder",
     "incline",
     "see_physio",
+    "shoes",
     "stop_running",
     "stretch",
+    "stride",
     "warmup",
 ]
 
@@ -36,14 +39,53 @@ DISCLAIMER = (
     "are unsure or the pain worries you, ask a doctor or physical therapist."
 )
 
-LEG_SWINGS = Step("Leg swings", seconds=20, per_side=True)
-BUTT_KICKS = Step("Butt kicks", seconds=30)
-HIP_CARS = Step("Hip CARs (controlled hip circles)", reps="3-5 circles", per_side=True)
-FIGURE_FOUR = Step("Figure-4 glute stretch", seconds=30, per_side=True)
-HIP_FLEXOR_STRETCH = Step("Static hip-flexor stretch", per_side=True)
-POSTURE_DRILL = Step("Posture drill: hand on chest, hand on belly button, lean the chest forward")
+LEG_SWINGS = Step(
+    "Leg swings",
+    seconds=20,
+    per_side=True,
+    how="Feet hip-width, hands on your pelvis. Stand on one leg and swing the other forward "
+    "and back while the pelvis stays still, as if it carried a full bowl of cereal.",
+)
+BUTT_KICKS = Step(
+    "Butt kicks",
+    seconds=20,
+    max_seconds=30,
+    how="Feet hip-width. Small hops from one foot to the other, the free heel coming up "
+    "towards the glutes; keep the front of the hips long rather than arching the back.",
+)
+HIP_CARS = Step(
+    "Hip CARs (controlled hip circles)",
+    reps="3-5 circles",
+    per_side=True,
+    how="On the floor, on hands and knees. Bring one knee to the chest while rounding the "
+    "back, return to neutral, take the knee out to the side with the shin level with the "
+    "floor, then round behind with the foot up and the knee pointing back. Spine neutral "
+    "throughout.",
+)
+FIGURE_FOUR = Step(
+    "Figure-4 glute stretch",
+    seconds=20,
+    max_seconds=30,
+    per_side=True,
+    how="Sit with knees bent and hands on the floor behind you. Cross one ankle over the "
+    "other thigh and ease that knee away from your chest until the glute stretches.",
+)
+HIP_FLEXOR_STRETCH = Step(
+    "Kneeling hip-flexor stretch",
+    seconds=20,
+    max_seconds=30,
+    per_side=True,
+    how="Kneel on one knee with the other foot flat in front. Tuck the pelvis under and ease "
+    "the hips forward until the front of the kneeling side's hip stretches; keep the lower "
+    "back from arching.",
+)
+POSTURE_DRILL = Step(
+    "Posture drill",
+    how="One hand on your chest, one on your belly button; let the chest drop forward until "
+    "your weight is shared evenly between heels and forefoot, and hold that torso position.",
+)
 
-# Runs up to this long get the short hydration wording; up to twice it, the middle one.
+# Runs up to this long get the short hydration wording.
 SHORT_RUN_S = 20 * 60
 
 
@@ -59,15 +101,16 @@ class PromptText:
 def warmup() -> PromptText:
     """Dynamic warm-up before the run: movements that resemble running and loosen up."""
     return PromptText(
-        "Warm up your hips first",
-        "Before you settle into the run, spend two or three minutes on moving stretches. "
-        "Leg swings: feet hip-width, hands on your pelvis, swing one leg forward and back "
-        "for about 20 seconds while the pelvis stays still, as if balancing a full bowl on "
-        "it, then change legs. Butt kicks: small hops from foot to foot, heel up towards "
-        "the glutes, for 20-30 seconds, keeping the front of the hips long instead of "
-        "arching your back. Hip CARs: on hands and knees, draw a slow circle with one "
-        "knee (to the chest with a rounded back, out to the side with the shin level, round "
-        "behind with the foot up), spine neutral, 3-5 circles per side.",
+        "Warm up your hips before you run",
+        "Before the belt starts, spend a few minutes on moving stretches; they resemble "
+        "running and loosen the soft tissue. Leg swings: feet hip-width, hands on your "
+        "pelvis, swing one leg forward and back for about 20 seconds while the pelvis stays "
+        "still, as if balancing a full bowl on it, then change legs. Butt kicks: small hops "
+        "from foot to foot, heel up towards the glutes, for 20-30 seconds, keeping the front "
+        "of the hips long instead of arching your back. Hip CARs, on the floor on hands and "
+        "knees: draw a slow circle with one knee (to the chest with a rounded back, out to "
+        "the side with the shin level, round behind with the foot up), spine neutral, 3-5 "
+        "circles per side.",
         (LEG_SWINGS, BUTT_KICKS, HIP_CARS),
     )
 
@@ -91,44 +134,44 @@ def incline(incline_pct: float, *, automated: bool) -> PromptText:
 def form_cue(*, heart_rate_drift: bool) -> PromptText:
     """A posture reminder late in a run, when tiredness tends to pull form apart."""
     why = (
-        "Your heart rate is creeping up while the pace stays the same: a sign you are tiring."
+        "Your heart rate has crept up while pace and incline stayed the same: a sign you are "
+        "tiring, and tired runners tend to lose their posture."
         if heart_rate_drift
         else "Past roughly 3 km many runners start losing their neutral spine as they tire."
     )
     return PromptText(
         "Check your posture",
-        f"{why} Run tall without flaring the ribs: put one hand on your chest and one on "
-        "your belly button, let the chest drop forward until your weight is shared between "
-        "heels and forefoot, and keep that torso position. Drive the legs from the hips, not "
-        "the lower back. If form keeps slipping late in runs, core work will help.",
+        f"{why} Do not pull the chest up and back: that flares the ribs and arches the lower "
+        "back. Instead, put one hand on your chest and one on your belly button, let the "
+        "chest drop forward until your weight is shared between heels and forefoot, and keep "
+        "that torso position. Drive the legs from the hips, not the lower back. If form "
+        "keeps slipping late in runs, that is a sign to train your core.",
         (POSTURE_DRILL,),
     )
 
 
 def hydration(duration_s: float) -> PromptText:
-    """Drink after the run; the wording grows with the run's length, never a volume."""
-    if duration_s <= SHORT_RUN_S:
-        amount = "A glass of water now is a good start."
-    elif duration_s <= 2 * SHORT_RUN_S:
-        amount = "Have a couple of glasses of water over the next little while."
-    else:
-        amount = (
-            "That was a long one: drink a couple of glasses now and keep sipping over the "
-            "next hours."
-        )
+    """Drink after the run: about staying hydrated day to day, never a volume."""
+    now = (
+        "Refill what you sweated out."
+        if duration_s <= SHORT_RUN_S
+        else "A longer run leaves you shorter of fluid: drink now and keep sipping over the "
+        "next hours."
+    )
     return PromptText(
         "Time to drink",
-        f"{amount} The discs in your spine stay springier when you are well hydrated, and "
-        "a sweaty run leaves you short.",
+        f"{now} What counts for your back is not one glass but staying well hydrated day to "
+        "day: discs that are chronically short of fluid are less springy, the spine takes "
+        "more compression, and after a sweaty run you may feel it.",
     )
 
 
 def hydration_reminder() -> PromptText:
     """The later reminder to keep drinking."""
     return PromptText(
-        "Another glass of water?",
-        "A little while after a run is a good time to top up fluids again; well-hydrated "
-        "discs cushion the spine better.",
+        "Keep your fluids up",
+        "A while after the run is a good moment to drink again. Staying hydrated through "
+        "the day keeps the discs in your spine springier than running chronically low does.",
     )
 
 
@@ -139,9 +182,10 @@ def stretch() -> PromptText:
         "Tight glutes and hip flexors pull on the lower back, more so when stretching gets "
         "skipped. Figure-4 glute stretch: sit with knees bent and hands on the floor behind "
         "you, cross one ankle over the other thigh and ease that knee away from your chest "
-        "until the glute stretches; hold 20-30 seconds, then the other side. Add a gentle, "
-        "held stretch for the front of each hip. Foam rolling and core stability work help "
-        "too.",
+        "until the glute stretches; hold 20-30 seconds, then the other side. Kneeling "
+        "hip-flexor stretch: one knee down, the other foot in front, tuck the pelvis under "
+        "and ease forward until the front of the hip stretches, without arching the back; "
+        "hold about as long, each side. Foam rolling and core stability work help too.",
         (FIGURE_FOUR, HIP_FLEXOR_STRETCH),
     )
 
@@ -151,7 +195,8 @@ def checkin() -> PromptText:
     return PromptText(
         "How is your back?",
         "How does your lower back feel since the run? Rate it from 0 (fine) to 10 and say "
-        "what kind it is: none, ache or stiffness, sharp, running down the leg, or at night.",
+        "what kind it is: none, ache or stiffness, sharp, running down the leg, or at night "
+        "(name more than one if more fit).",
     )
 
 
@@ -166,15 +211,53 @@ def see_physio(painful_runs: int, window_runs: int) -> PromptText:
     )
 
 
-def stop_running(*, from_checkin: bool) -> PromptText:
-    """Red-flag pain: stop, and see a healthcare provider before running again."""
+def get_checked(*, from_checkin: bool) -> PromptText:
+    """A red flag short of "stop": have it checked soon; running is not forbidden."""
     why = (
-        "You reported pain that is sharp, runs down your leg, or comes at night."
+        "You reported pain that is sharp, shoots down your leg, or comes at night."
         if from_checkin
-        else "Your back is flagged for sharp, radiating or night pain."
+        else "Your back is flagged for sharp, shooting or night pain."
+    )
+    return PromptText(
+        "Have your back checked soon",
+        f"{why} That kind of pain can come from a bone or nerve problem, so have a healthcare "
+        "provider look at it soon rather than waiting. Most runners can keep running "
+        "meanwhile; Treadwell leaves your incline alone. If the pain turns sharp and severe "
+        "and travels down your leg, stop running until you have been seen.",
+    )
+
+
+def stop_running(*, from_checkin: bool) -> PromptText:
+    """Severe, sharp pain down the leg: stop, and see a healthcare provider before running."""
+    why = (
+        "You reported sharp, severe pain that travels down your leg."
+        if from_checkin
+        else "Your back is flagged for sharp, severe pain travelling down the leg."
     )
     return PromptText(
         "Stop running and get your back checked",
-        f"{why} That kind of pain can come from a bone or nerve problem. Stop running and "
-        "see a healthcare provider before you run again.",
+        f"{why} That can come from a bone or nerve problem. Stop running and see a healthcare "
+        "provider before you run again.",
+    )
+
+
+def stride(cadence_spm: float, speed_kmh: float) -> PromptText:
+    """Long, slow steps at running speed: the foot probably lands far in front."""
+    return PromptText(
+        "Shorter, quicker steps",
+        f"You are taking about {cadence_spm:.0f} steps a minute at {speed_kmh:g} km/h: long, "
+        "slow steps. That usually means overstriding, the foot landing well in front of your "
+        "body, often heel first, and the impact travels up to the lower back. Let your feet "
+        "land closer under your hips with quicker, shorter steps.",
+    )
+
+
+def shoes() -> PromptText:
+    """After a run with persistent overstriding: a word on shoes."""
+    return PromptText(
+        "A note on your shoes",
+        "Long, slow steps showed up for much of this run. Very cushioned shoes with a high "
+        "heel-to-toe drop can encourage landing far in front of the body. If yours are like "
+        "that, a pair with less cushioning and a lower drop may help; change over gradually, "
+        "not from one run to the next.",
     )

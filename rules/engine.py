@@ -14,9 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, assert_never
 
-from treadwell.rules import catalogue, checkins, recovery, session
+from treadwell.rules import catalogue, checkins, recovery, session, warmup
 from treadwell.rules import form as form_rules
 from treadwell.rules import incline as incline_rules
+from treadwell.rules import stride as stride_rules
 from treadwell.rules.actions import (
     Action,
     CancelScheduled,
@@ -52,6 +53,8 @@ from treadwell.rules.model import (
     Treadmill,
 )
 from treadwell.rules.session import Run, Session
+from treadwell.rules.stride import StrideState
+from treadwell.rules.warmup import WarmupState
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -76,6 +79,10 @@ class EngineState:
         last_run_id: The most recent finished run (check-ins belong to it).
         pending: Keys of scheduled prompts that have not fired yet.
         issued: Ids of prompts issued for the current and recent runs.
+        stride: Overstriding in the current run (`stride`).
+        warmup: The warm-up offered before a run, and the one the current run got (`warmup`).
+        run_tag: Goes into the id of the next run (`session.run_id_for`): the household
+            sets it so run ids are unique across treadmills and restarts.
     """
 
     config: RulesConfig
@@ -90,6 +97,9 @@ class EngineState:
     last_run_id: str | None = None
     pending: tuple[str, ...] = ()
     issued: tuple[str, ...] = ()
+    stride: StrideState = field(default_factory=StrideState)
+    warmup: WarmupState = field(default_factory=WarmupState)
+    run_tag: str = ""
 
     @property
     def run_id(self) -> str | None:
@@ -134,6 +144,7 @@ def evaluate(
         case TreadmillConnected(treadmill):
             state = replace(state, treadmill=treadmill)
             state = replace(state, suggested_incline_pct=_suggestion(state, now))
+            state = _warmup_on_connect(state, now, out)
         case TreadmillDisconnected():
             state = replace(state, treadmill=None)
         case FlagSet(back_pain, expires_at):
@@ -179,28 +190,27 @@ def _expire_flags(state: EngineState, now: datetime, out: list[Action]) -> Engin
 def _set_flags(state: EngineState, flags: Flags, now: datetime, out: list[Action]) -> EngineState:
     state = replace(state, flags=flags)
     out.append(FlagsChanged(flags))
-    if state.run_id is not None and flags.effective(now) is BackPain.RED:
-        state = _stop_running(state, state.run_id, 1, now, out, from_checkin=False)
+    if state.run_id is not None:
+        state = _red_flag(
+            state, flags.effective(now), state.run_id, now, out, n=1, from_checkin=False
+        )
     return replace(state, suggested_incline_pct=_suggestion(state, now))
 
 
-def _stop_running(
-    state: EngineState, run_id: str | None, n: int, now: datetime, out: list[Action], *,
-    from_checkin: bool,
+def _red_flag(
+    state: EngineState, flag: BackPain, run_id: str | None, now: datetime, out: list[Action],
+    *, n: int, from_checkin: bool,
 ) -> EngineState:  # fmt: skip
-    owner = run_id or "checkin-" + now.strftime("%Y%m%dT%H%M%SZ")
-    prompt_id = f"{owner}:{PromptKind.STOP_RUNNING}" + (f":{n}" if n > 1 else "")
-    text = catalogue.stop_running(from_checkin=from_checkin)
-    prompt = recovery.make_prompt(
-        prompt_id, PromptKind.STOP_RUNNING, text, run_id, now, urgent=True
-    )
-    return _publish(state, prompt, out)
+    """Publish the prompt for a red-flag level (stop, or get checked); nothing for others."""
+    prompt = checkins.red_flag_prompt(flag, run_id, n, now, from_checkin=from_checkin)
+    return state if prompt is None else _publish(state, prompt, out)
 
 
 # -- runs ----------------------------------------------------------------------------------
 
 
 def _reading(state: EngineState, reading: Reading, now: datetime, out: list[Action]) -> EngineState:
+    state = _warmup_on_reading(state, reading, now, out)
     if reading.speed_kmh is not None:
         signal = session.signal_for(state.session, reading.speed_kmh, now, state.config)
         state = _signal(state, signal, now, out)
@@ -215,7 +225,7 @@ def _signal(
     state: EngineState, signal: session.Signal, now: datetime, out: list[Action]
 ) -> EngineState:
     before = state.session
-    after, change = session.advance(before, signal, now)
+    after, change = session.advance(before, signal, now, state.run_tag)
     state = replace(state, session=after)
     match change, after.run, before.run:
         case session.Change.STARTED, Run() as run, _:
@@ -241,15 +251,17 @@ def _run_started(state: EngineState, run: Run, now: datetime, out: list[Action])
         # The interval between incline actions spans runs: a quick restart is no loophole.
         incline=InclineState(last_action_at=state.incline.last_action_at),
         form=FormState(),
+        stride=StrideState(),
         issued=_recent_ids(state),
     )
     state = replace(state, suggested_incline_pct=_suggestion(state, now))
-    if state.flags.effective(now) is BackPain.RED:
-        return _stop_running(state, run_id, 1, now, out, from_checkin=False)
-    warmup = recovery.make_prompt(
-        f"{run_id}:{PromptKind.WARMUP}", PromptKind.WARMUP, catalogue.warmup(), run_id, now
+    flag = state.flags.effective(now)
+    state = _red_flag(state, flag, run_id, now, out, n=1, from_checkin=False)
+    offer, prompt = warmup.at_run_start(
+        state.warmup, run_id, flag=flag, now=now, config=state.config
     )
-    return _publish(state, warmup, out)
+    state = replace(state, warmup=offer)
+    return state if prompt is None else _publish(state, prompt, out)
 
 
 def _recent_ids(state: EngineState) -> tuple[str, ...]:
@@ -296,6 +308,7 @@ def _during_run(
         config=state.config,
     )
     state = replace(state, form=cue_state)
+    state = _stride(state, reading, run_id, now, out)
     if reason is None or flag is not BackPain.ACHE:
         return state
     text = catalogue.form_cue(heart_rate_drift=reason is form_rules.FormReason.HEART_RATE_DRIFT)
@@ -304,30 +317,20 @@ def _during_run(
 
 
 def _summary(state: EngineState, before: Session, run: Run, now: datetime) -> RunSummary:
-    run_id, started_at = run.run_id, run.started_at
-    ended_at = max(before.last_moving_at or now, started_at)
-    stats = run.stats
-    moving_h = stats.moving_s / 3600
-    return RunSummary(
-        run_id=run_id,
-        started_at=started_at,
-        ended_at=ended_at,
-        duration_s=(ended_at - started_at).total_seconds(),
-        moving_s=stats.moving_s,
-        distance_m=stats.distance_m,
-        average_speed_kmh=stats.distance_m / 1000 / moving_h if moving_h > 0 else None,
-        incline_time_in_window_s=stats.in_window_s,
-        average_hr_bpm=stats.hr_sum / stats.hr_count if stats.hr_count else None,
-        max_hr_bpm=stats.hr_max,
-        prompt_ids=tuple(i for i in state.issued if i.startswith(f"{run_id}:")),
-    )
+    ended_at = before.last_moving_at or now
+    ids = tuple(i for i in state.issued if i.startswith(f"{run.run_id}:"))
+    adopted = state.warmup.adopted_id
+    if adopted is not None and adopted not in ids:
+        ids = (adopted, *ids)
+    return session.summarize(run, ended_at, ids)
 
 
 def _run_ended(
     state: EngineState, before: Session, run: Run, now: datetime, out: list[Action]
 ) -> EngineState:
     summary = _summary(state, before, run, now)
-    out.append(RunEnded(summary))
+    ended = RunEnded(summary)
+    out.append(ended)
     config = state.config
     state = replace(
         state,
@@ -337,10 +340,18 @@ def _run_ended(
     )
     runs = {entry.run_id for entry in state.history}
     pending = tuple(k for k in state.pending if k.split(":", 1)[0] in runs)
-    prompts, scheduled = recovery.run_end_actions(summary, state.flags.effective(now), now, config)
+    prompts, scheduled = recovery.run_end_actions(
+        summary, state.flags.effective(now), now, config,
+        overstrided=stride_rules.persisted(state.stride, config),
+    )  # fmt: skip
     for prompt in prompts:
         state = _publish(state, prompt, out)
     out.extend(scheduled)
+    # The summary counts every prompt of the run: those after it and the scheduled ones too.
+    later = tuple(p.id for p in prompts if p.id in state.issued) + tuple(a.key for a in scheduled)
+    full = replace(summary, prompt_ids=(*summary.prompt_ids, *later))
+    out[out.index(ended)] = RunEnded(full)
+    state = replace(state, warmup=replace(state.warmup, adopted_id=None), stride=StrideState())
     return replace(state, pending=(*pending, *(action.key for action in scheduled)))
 
 
@@ -350,16 +361,19 @@ def _run_ended(
 def _checkin(
     state: EngineState, event: CheckinReceived, now: datetime, out: list[Action]
 ) -> EngineState:
-    run_id = state.last_run_id
+    run_id = checkins.run_for_checkin(state.history, event.run_id) or state.last_run_id
     if run_id is not None:
         key = recovery.checkin_key(run_id)
         if key in state.pending:
             out.append(CancelScheduled(key))
             state = replace(state, pending=tuple(k for k in state.pending if k != key))
-    if event.kind.is_red_flag:
-        state = _set_flags(state, Flags(BackPain.RED), now, out)
-        state = _stop_running(state, run_id, 2, now, out, from_checkin=True)
-    history = checkins.record_checkin(state.history, event.pain, event.kind)
+    level = checkins.level(event.pain, event.kinds, state.config.severe_pain)
+    if level is not None:
+        if state.flags.effective(now) is not BackPain.RED:  # never lowered by a check-in
+            state = _set_flags(state, Flags(level), now, out)
+        state = _red_flag(state, level, run_id, now, out, n=2, from_checkin=True)
+    most = checkins.most_serious(event.kinds)
+    history = checkins.record_checkin(state.history, event.pain, most, run_id)
     state = replace(state, history=history)
     painful = checkins.painful_runs(history)
     if painful == 0:
@@ -374,3 +388,40 @@ def _checkin(
         f"{owner}:{PromptKind.SEE_PHYSIO}", PromptKind.SEE_PHYSIO, text, owner, now
     )
     return replace(_publish(state, prompt, out), physio_suggested=True)
+
+
+# -- warm-up before the run and the stride cue (see `warmup` and `stride`) -----------------
+
+
+def _warmup_on_connect(state: EngineState, now: datetime, out: list[Action]) -> EngineState:
+    offer, prompt = warmup.on_connected(
+        state.warmup, running=state.running, flag=state.flags.effective(now), now=now,
+        config=state.config,
+    )  # fmt: skip
+    state = replace(state, warmup=offer)
+    return state if prompt is None else _publish(state, prompt, out)
+
+
+def _warmup_on_reading(
+    state: EngineState, reading: Reading, now: datetime, out: list[Action]
+) -> EngineState:
+    offer, prompt = warmup.on_reading(
+        state.warmup, reading, running=state.running, flag=state.flags.effective(now), now=now,
+        config=state.config,
+    )  # fmt: skip
+    state = replace(state, warmup=offer)
+    return state if prompt is None else _publish(state, prompt, out)
+
+
+def _stride(
+    state: EngineState, reading: Reading, run_id: str, now: datetime, out: list[Action]
+) -> EngineState:
+    tracked, cue = stride_rules.decide(state.stride, reading, now, state.config)
+    state = replace(state, stride=tracked)
+    if cue is None:
+        return state
+    text = catalogue.stride(cue.cadence_spm, cue.speed_kmh)
+    prompt_id = f"{run_id}:{PromptKind.STRIDE}"
+    return _publish(
+        state, recovery.make_prompt(prompt_id, PromptKind.STRIDE, text, run_id, now), out
+    )

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from treadwell.rules.model import (
+    MAX_PAIN,
     BackPain,
     PainKind,
     Reading,
@@ -29,8 +30,6 @@ __all__ = [
     "TreadmillConnected",
     "TreadmillDisconnected",
 ]
-
-MAX_PAIN = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,19 +76,33 @@ class FlagSet:
 
 @dataclass(frozen=True, slots=True)
 class CheckinReceived:
-    """The runner answered "how is your back?": pain 0-10 and what kind."""
+    """The runner answered "how is your back?": pain 0-10, what kind (or kinds), which run.
+
+    `kind` is the first kind named; `other_kinds` the rest, when the pain is more than one
+    thing at once (sharp *and* running down the leg). `none` cannot be combined. `run_id`
+    None means the runner's most recent finished run.
+    """
 
     pain: int
     kind: PainKind
+    other_kinds: tuple[PainKind, ...] = ()
+    run_id: str | None = None
 
     def __post_init__(self) -> None:
         if not 0 <= self.pain <= MAX_PAIN:
             raise RulesInputError(f"check-in pain must be 0 to {MAX_PAIN}, got {self.pain}")
+        if self.other_kinds and PainKind.NONE in self.kinds:
+            raise RulesInputError("check-in kind 'none' cannot be combined with other kinds")
+
+    @property
+    def kinds(self) -> frozenset[PainKind]:
+        """Every kind the runner named."""
+        return frozenset((self.kind, *self.other_kinds))
 
     @property
     def painful(self) -> bool:
         """Did the runner report any back pain?"""
-        return self.pain > 0 or self.kind is not PainKind.NONE
+        return self.pain > 0 or self.kinds != {PainKind.NONE}
 
 
 @dataclass(frozen=True, slots=True)

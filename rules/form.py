@@ -2,11 +2,16 @@
 
 Many runners hold a neutral spine for the first ~3 km and lose it as they tire. Two signs of
 "late" are watched: the run's distance reaching `form_cue_distance_m`, and heart rate drifting
-up by `hr_drift_bpm` while pace and incline stay steady (the cardiovascular sign of fatigue).
+up by `hr_drift_bpm` while the effort stays the same (the cardiovascular sign of fatigue).
 
-The heart-rate baseline is taken once the run is `hr_baseline_after_s` old (heart rate needs
-a few minutes to settle) and is taken again whenever speed moves by more than
-`steady_speed_tolerance_kmh` or the incline changes: a harder effort is not drift.
+Drift compares like with like. Heart rate is followed over a *stretch*: running at one speed
+(within `steady_speed_tolerance_kmh`) and one incline. A change of speed or incline, the belt
+standing still, or the treadmill falling silent for more than `MAX_GAP_S` ends the stretch and
+starts a new one. Heart rate rises for a few minutes after the belt starts, a speed-up or a
+hill, and falls in a pause, so a stretch's baseline is taken only after `hr_settle_s` in it
+(and not before the run is `hr_baseline_after_s` old); the normal rise to a harder effort, or
+back to speed after a pause, never counts as drift. A settled heart rate that falls below the
+baseline becomes the new baseline.
 """
 
 from __future__ import annotations
@@ -21,7 +26,10 @@ from treadwell.rules.incline import INCLINE_TOLERANCE_PCT
 if TYPE_CHECKING:
     from treadwell.rules.model import Reading, RulesConfig
 
-__all__ = ["Baseline", "FormReason", "FormState", "decide"]
+__all__ = ["MAX_GAP_S", "FormReason", "FormState", "Stretch", "decide"]
+
+MAX_GAP_S = 20.0
+"""Readings further apart than this (a pause on a silent treadmill) end the stretch."""
 
 
 class FormReason(StrEnum):
@@ -32,46 +40,76 @@ class FormReason(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class Baseline:
-    """Heart rate at the start of a stretch of steady running, and that stretch's pace."""
+class Stretch:
+    """A stretch of running at one speed and incline, and its heart-rate baseline once settled.
 
-    hr_bpm: int
+    Attributes:
+        since: When the stretch began.
+        last_at: The stretch's latest reading.
+        speed_kmh: The speed the stretch began at.
+        incline_pct: The incline it began at (None: the treadmill does not report one).
+        baseline_bpm: The settled heart rate drift is measured from (None: not settled yet).
+    """
+
+    since: datetime
+    last_at: datetime
     speed_kmh: float
     incline_pct: float | None
+    baseline_bpm: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class FormState:
-    """The heart-rate baseline for the current stretch of steady running, if taken."""
+    """The current stretch of steady running, if there is one."""
 
-    baseline: Baseline | None = None
+    stretch: Stretch | None = None
 
 
-def _steady(
-    baseline: Baseline, speed_kmh: float, incline_pct: float | None, config: RulesConfig
+def _same_effort(
+    stretch: Stretch, speed_kmh: float, incline_pct: float | None, config: RulesConfig
 ) -> bool:
-    if abs(speed_kmh - baseline.speed_kmh) > config.steady_speed_tolerance_kmh:
+    if abs(speed_kmh - stretch.speed_kmh) > config.steady_speed_tolerance_kmh:
         return False
-    if incline_pct is None or baseline.incline_pct is None:
-        return incline_pct is baseline.incline_pct
-    return abs(incline_pct - baseline.incline_pct) <= INCLINE_TOLERANCE_PCT
+    if incline_pct is None or stretch.incline_pct is None:
+        return incline_pct is stretch.incline_pct
+    return abs(incline_pct - stretch.incline_pct) <= INCLINE_TOLERANCE_PCT
+
+
+def _follow(
+    stretch: Stretch | None, reading: Reading, speed_kmh: float, now: datetime, config: RulesConfig
+) -> Stretch | None:
+    """The stretch this reading belongs to: the current one, a new one, or none (belt still)."""
+    if speed_kmh < config.run_start_speed_kmh:
+        return None
+    if (
+        stretch is None
+        or now - stretch.last_at > timedelta(seconds=MAX_GAP_S)
+        or not _same_effort(stretch, speed_kmh, reading.incline_pct, config)
+    ):
+        return Stretch(since=now, last_at=now, speed_kmh=speed_kmh, incline_pct=reading.incline_pct)
+    return replace(stretch, last_at=now)
 
 
 def _track_drift(
-    state: FormState, reading: Reading, run_age: timedelta, config: RulesConfig
+    state: FormState, reading: Reading, now: datetime, run_age: timedelta, config: RulesConfig
 ) -> tuple[FormState, bool]:
-    hr, speed, drift = reading.heart_rate_bpm, reading.speed_kmh, config.hr_drift_bpm
-    if drift is None or hr is None or speed is None:
+    speed, drift = reading.speed_kmh, config.hr_drift_bpm
+    if drift is None or speed is None:
         return state, False
-    if run_age < timedelta(seconds=config.hr_baseline_after_s):
-        return state, False
-    baseline = state.baseline
-    if baseline is None or not _steady(baseline, speed, reading.incline_pct, config):
-        return FormState(Baseline(hr, speed, reading.incline_pct)), False
-    if hr < baseline.hr_bpm:
-        # A lower steady heart rate is the better baseline to measure drift from.
-        return FormState(replace(baseline, hr_bpm=hr)), False
-    return state, hr - baseline.hr_bpm >= drift
+    stretch = _follow(state.stretch, reading, speed, now, config)
+    hr = reading.heart_rate_bpm
+    if stretch is None or hr is None:
+        return FormState(stretch), False
+    baseline = stretch.baseline_bpm
+    if baseline is None:
+        settled = now - stretch.since >= timedelta(seconds=config.hr_settle_s)
+        if settled and run_age >= timedelta(seconds=config.hr_baseline_after_s):
+            stretch = replace(stretch, baseline_bpm=hr)
+        return FormState(stretch), False
+    if hr < baseline:
+        # A lower settled heart rate is the better baseline to measure drift from.
+        return FormState(replace(stretch, baseline_bpm=hr)), False
+    return FormState(stretch), hr - baseline >= drift
 
 
 def decide(
@@ -83,8 +121,8 @@ def decide(
     now: datetime,
     config: RulesConfig,
 ) -> tuple[FormState, FormReason | None]:
-    """Track heart rate and say whether (and why) a form cue is due now."""
-    state, drifted = _track_drift(state, reading, now - run_started_at, config)
+    """Follow heart rate at a steady effort and say whether (and why) a form cue is due now."""
+    state, drifted = _track_drift(state, reading, now, now - run_started_at, config)
     if distance_m >= config.form_cue_distance_m:
         return state, FormReason.DISTANCE
     return state, FormReason.HEART_RATE_DRIFT if drifted else None

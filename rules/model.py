@@ -16,6 +16,7 @@ from enum import StrEnum
 from treadwell.drivers.errors import TreadwellError
 
 __all__ = [
+    "MAX_PAIN",
     "BackPain",
     "Flags",
     "PainKind",
@@ -28,6 +29,10 @@ __all__ = [
     "Treadmill",
     "require_aware",
 ]
+
+
+MAX_PAIN = 10
+"""The top of the 0-10 pain scale check-ins use."""
 
 
 class RulesInputError(TreadwellError, ValueError):
@@ -45,13 +50,25 @@ def require_aware(name: str, value: datetime | None) -> None:
 
 
 class BackPain(StrEnum):
-    """How the runner's back is, as set by the runner."""
+    """How the runner's back is, as set by the runner or raised by a check-in.
+
+    The two red-flag levels (`CHECK` and `RED`) both switch incline help off. `red` is the
+    value flags, configs and MQTT payloads have always used for "stop running", and it keeps
+    that meaning; `check` is the milder level added beside it.
+    """
 
     NONE = "none"
     ACHE = "ache"
     """Ache or stiffness: keep running, with incline and form help."""
+    CHECK = "check"
+    """Sharp, shooting or night pain: have it checked soon; running is not forbidden."""
     RED = "red"
-    """Sharp pain, pain radiating down the leg, or pain at night: stop and get it checked."""
+    """Sharp, severe pain travelling down the leg: stop running until a provider has seen it."""
+
+    @property
+    def is_red_flag(self) -> bool:
+        """True for both red-flag levels: no incline automation, no incline changes."""
+        return self in {BackPain.CHECK, BackPain.RED}
 
 
 class PainKind(StrEnum):
@@ -65,7 +82,7 @@ class PainKind(StrEnum):
 
     @property
     def is_red_flag(self) -> bool:
-        """True for the kinds that call for stopping and seeing a healthcare provider."""
+        """True for the kinds a healthcare provider should look at (see `checkins.level`)."""
         return self in {PainKind.SHARP, PainKind.RADIATING, PainKind.NIGHT}
 
 
@@ -97,16 +114,42 @@ class PromptKind(StrEnum):
     CHECKIN = "checkin"
     SEE_PHYSIO = "see_physio"
     STOP_RUNNING = "stop_running"
+    GET_CHECKED = "get_checked"
+    STRIDE = "stride"
+    SHOES = "shoes"
 
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    """One exercise in a routine: held for `seconds`, or done for `reps`, maybe on each side."""
+    """One exercise in a routine: held for `seconds`, or done for `reps`, maybe on each side.
+
+    A time range ("20-30 s") is `seconds` (the lower end) with `max_seconds` (the upper end);
+    `how` says how to do the exercise, in a sentence or two.
+    """
 
     name: str
     seconds: int | None = None
     reps: str | None = None
     per_side: bool = False
+    max_seconds: int | None = None
+    how: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.max_seconds is not None and (
+            self.seconds is None or self.max_seconds < self.seconds
+        ):
+            raise RulesInputError(
+                f"step {self.name!r}: max_seconds {self.max_seconds} needs seconds <= it"
+            )
+
+    @property
+    def duration(self) -> str | None:
+        """The time as shown to the runner: "20 s", "20-30 s", or None for a step without one."""
+        if self.seconds is None:
+            return None
+        if self.max_seconds is None or self.max_seconds == self.seconds:
+            return f"{self.seconds} s"
+        return f"{self.seconds}-{self.max_seconds} s"
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +157,7 @@ class Prompt:
     """A health prompt for the runner.
 
     `id` is stable for a run and a reason, so a re-delivered prompt can be de-duplicated.
+    `runner` names the household member it is for (set by the household, not the engine).
     """
 
     id: str
@@ -126,6 +170,7 @@ class Prompt:
     disclaimer: str
     suggested_incline_pct: float | None = None
     urgent: bool = False
+    runner: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +182,10 @@ class Reading:
     total_distance_m: float | None = None
     heart_rate_bpm: int | None = None
     elapsed_time_s: int | None = None
+    cadence_spm: float | None = None
+    """Steps per minute (both feet), from a footpod or the treadmill's step count."""
+    stride_length_m: float | None = None
+    """Length of one step in metres, as a footpod measures it (None: derive it from speed)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,8 +232,24 @@ class RulesConfig:
         form_cue_distance_m: With an ache flag, the form cue comes after this distance.
         hr_drift_bpm: Heart-rate rise at a steady pace that also brings the form cue
             (None: do not watch heart rate).
-        hr_baseline_after_s: When in a run the heart-rate baseline is taken.
+        hr_baseline_after_s: No heart-rate baseline is taken earlier in a run than this.
+        hr_settle_s: Heart rate needs this long to settle after the belt starts, a change
+            of speed or incline, or a pause; only then is the baseline (re)taken.
         steady_speed_tolerance_kmh: Speed changes larger than this restart the baseline.
+        severe_pain: On the 0-10 check-in scale, pain at or above this counts as severe:
+            severe, sharp pain travelling down the leg means stop running until seen.
+        warmup_window_s: A warm-up offered before the belt moves (treadmill connected or
+            woken) covers a run that starts within this time; later runs get their own.
+        stride_min_speed_kmh: Stride is judged only at or above this speed (running).
+        overstride_cadence_spm: Fewer steps per minute than this, at running speed ...
+        overstride_step_m: ... with steps at least this long (metres, one foot to the
+            other), counts as overstriding.
+        overstride_after_s: Overstriding must last this long without a break before the
+            stride cue (at most once a run).
+        shoe_note_fraction: When overstriding took at least this share of the running time
+            with stride data ...
+        shoe_note_min_s: ... and there were at least this many seconds of such data, the
+            post-run note on shoes is added.
         hydration_reminder_after_s: The later hydration reminder, after the run ends.
         checkin_after_s: The "how is your back?" check-in, after the run ends.
         escalate_painful_runs: Painful runs (N) among ...
@@ -206,7 +271,16 @@ class RulesConfig:
     form_cue_distance_m: float = 3000.0
     hr_drift_bpm: int | None = 10
     hr_baseline_after_s: float = 600.0
+    hr_settle_s: float = 180.0
     steady_speed_tolerance_kmh: float = 0.5
+    severe_pain: int = 7
+    warmup_window_s: float = 1800.0
+    stride_min_speed_kmh: float = 7.0
+    overstride_cadence_spm: float = 150.0
+    overstride_step_m: float = 1.0
+    overstride_after_s: float = 60.0
+    shoe_note_fraction: float = 0.5
+    shoe_note_min_s: float = 300.0
     hydration_reminder_after_s: float = 3600.0
     checkin_after_s: float = 7200.0
     escalate_painful_runs: int = 3
@@ -228,6 +302,13 @@ class RulesConfig:
                 ("incline_settle_s", self.incline_settle_s),
                 ("form_cue_distance_m", self.form_cue_distance_m),
                 ("hr_baseline_after_s", self.hr_baseline_after_s),
+                ("hr_settle_s", self.hr_settle_s),
+                ("warmup_window_s", self.warmup_window_s),
+                ("stride_min_speed_kmh", self.stride_min_speed_kmh),
+                ("overstride_cadence_spm", self.overstride_cadence_spm),
+                ("overstride_step_m", self.overstride_step_m),
+                ("overstride_after_s", self.overstride_after_s),
+                ("shoe_note_min_s", self.shoe_note_min_s),
                 ("steady_speed_tolerance_kmh", self.steady_speed_tolerance_kmh),
                 ("hydration_reminder_after_s", self.hydration_reminder_after_s),
                 ("checkin_after_s", self.checkin_after_s),
@@ -241,6 +322,12 @@ class RulesConfig:
         window = (self.incline_window_min_pct, self.incline_target_pct, self.incline_window_max_pct)
         if not (0 <= window[0] <= window[1] <= window[2] and math.isfinite(window[2])):
             problems.append(f"need 0 <= incline window min <= target <= max, got {window}")
+        if not 1 <= self.severe_pain <= MAX_PAIN:
+            problems.append(f"severe_pain must be 1 to {MAX_PAIN}, got {self.severe_pain}")
+        if not 0 < self.shoe_note_fraction <= 1:
+            problems.append(
+                f"shoe_note_fraction must be > 0 and <= 1, got {self.shoe_note_fraction}"
+            )
         if self.hr_drift_bpm is not None and self.hr_drift_bpm < 1:
             problems.append(f"hr_drift_bpm must be >= 1 or None, got {self.hr_drift_bpm}")
         if not 1 <= self.escalate_painful_runs <= self.escalate_window_runs:

@@ -52,13 +52,20 @@ def checkin_key(run_id: str) -> str:
 
 
 def run_end_actions(
-    summary: RunSummary, flag: BackPain, now: datetime, config: RulesConfig
+    summary: RunSummary,
+    flag: BackPain,
+    now: datetime,
+    config: RulesConfig,
+    *,
+    overstrided: bool = False,
 ) -> tuple[tuple[Prompt, ...], tuple[SchedulePrompt, ...]]:
     """The prompts for a finished run: hydration and stretch now, reminder and check-in later.
 
     Returns the prompts to publish now and the ones to schedule.
 
-    With a red flag the stretch routine is left out: that pain needs a provider's look first.
+    With a red flag (either level) the stretch routine is left out: that pain needs a
+    provider's look first. When overstriding persisted in the run (`overstrided`), a note on
+    shoes follows the stretch.
     """
     run_id = summary.run_id
     prompts = [
@@ -70,7 +77,7 @@ def run_end_actions(
             now,
         )
     ]
-    if flag is not BackPain.RED:
+    if not flag.is_red_flag:
         prompts.append(
             make_prompt(
                 f"{run_id}:{PromptKind.STRETCH}",
@@ -78,6 +85,12 @@ def run_end_actions(
                 catalogue.stretch(),
                 run_id,
                 now,
+            )
+        )
+    if overstrided:
+        prompts.append(
+            make_prompt(
+                f"{run_id}:{PromptKind.SHOES}", PromptKind.SHOES, catalogue.shoes(), run_id, now
             )
         )
     later = (

@@ -31,6 +31,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from treadwell.rules.actions import RunSummary
+
 if TYPE_CHECKING:
     from treadwell.rules.model import Reading, RulesConfig
 
@@ -46,6 +48,7 @@ __all__ = [
     "record",
     "run_id_for",
     "signal_for",
+    "summarize",
     "timeout_signal",
 ]
 
@@ -107,7 +110,12 @@ TRANSITIONS: dict[tuple[Phase, Signal], Phase] = {
 
 @dataclass(frozen=True, slots=True)
 class RunStats:
-    """Running totals for the current run."""
+    """Running totals for the current run.
+
+    `stopped_s` adds up the spells the belt was known to stand still (a reading below the
+    run-start speed, or a pause the treadmill reported, until the next moving reading);
+    `still_since` is when the current spell began. Sampling gaps do not count as stopped.
+    """
 
     distance_m: float = 0.0
     moving_s: float = 0.0
@@ -118,6 +126,8 @@ class RunStats:
     last_speed_kmh: float | None = None
     last_incline_pct: float | None = None
     last_total_distance_m: float | None = None
+    stopped_s: float = 0.0
+    still_since: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,9 +160,14 @@ class Session:
         return None if self.run is None else self.run.run_id
 
 
-def run_id_for(started_at: datetime) -> str:
-    """The run id for a run that started at `started_at`: deterministic, readable, sortable."""
-    return "run-" + started_at.strftime("%Y%m%dT%H%M%SZ")
+def run_id_for(started_at: datetime, tag: str = "") -> str:
+    """The run id for a run that started at `started_at`: deterministic, readable, sortable.
+
+    `tag` (the treadmill and its run counter, given by the household) makes ids unique across
+    treadmills whose runs start in the same second, and across restarts.
+    """
+    stamp = "run-" + started_at.strftime("%Y%m%dT%H%M%SZ")
+    return f"{stamp}-{tag}" if tag else stamp
 
 
 def signal_for(session: Session, speed_kmh: float, now: datetime, config: RulesConfig) -> Signal:
@@ -177,8 +192,13 @@ def timeout_signal(session: Session, now: datetime, config: RulesConfig) -> Sign
     return Signal.TIMEOUT if now - (last or now) >= timedelta(seconds=limit) else None
 
 
-def advance(session: Session, signal: Signal, now: datetime) -> tuple[Session, Change]:
-    """Apply one signal at `now`; return the new session and what it meant for the run."""
+def advance(
+    session: Session, signal: Signal, now: datetime, tag: str = ""
+) -> tuple[Session, Change]:
+    """Apply one signal at `now`; return the new session and what it meant for the run.
+
+    `tag` goes into the id of a run that starts (see `run_id_for`).
+    """
     target = TRANSITIONS[session.phase, signal]
     moving = signal in {Signal.MOVING, Signal.HELD}
     if target is Phase.IDLE:
@@ -189,11 +209,16 @@ def advance(session: Session, signal: Signal, now: datetime) -> tuple[Session, C
         return replace(session, phase=target, since=since, last_moving_at=now), Change.NONE
     if target is Phase.PAUSED:
         since = session.since if session.phase is Phase.PAUSED else now
-        return replace(session, phase=target, since=since), Change.NONE
+        run = session.run
+        if run is not None and run.stats.still_since is None:
+            run = replace(run, stats=replace(run.stats, still_since=now))
+        return replace(session, phase=target, since=since, run=run), Change.NONE
     # RUNNING
     if session.phase is Phase.STARTING:
         start = session.since or now
-        run = Run(run_id_for(start), start, last_reading_at=now)
+        # The belt has been moving since `start`: that time is the run's too.
+        lead = RunStats(moving_s=(now - start).total_seconds())
+        run = Run(run_id_for(start, tag), start, last_reading_at=now, stats=lead)
         return Session(Phase.RUNNING, last_moving_at=now, run=run), Change.STARTED
     last_moving = now if moving or signal is Signal.RESUME else session.last_moving_at
     return replace(session, phase=target, since=None, last_moving_at=last_moving), Change.NONE
@@ -217,6 +242,7 @@ def record(session: Session, reading: Reading, now: datetime, config: RulesConfi
     moving_s = stats.moving_s + (dt if moving else 0.0)
     in_window_s = stats.in_window_s + (dt if moving and in_window else 0.0)
     hr = reading.heart_rate_bpm
+    stopped_s, still_since = _stillness(stats, reading.speed_kmh, now, config)
     stats = RunStats(
         distance_m=distance,
         moving_s=moving_s,
@@ -227,8 +253,23 @@ def record(session: Session, reading: Reading, now: datetime, config: RulesConfi
         last_speed_kmh=_or(reading.speed_kmh, stats.last_speed_kmh),
         last_incline_pct=_or(reading.incline_pct, last_incline),
         last_total_distance_m=_or(reading.total_distance_m, stats.last_total_distance_m),
+        stopped_s=stopped_s,
+        still_since=still_since,
     )
     return replace(session, run=replace(run, stats=stats, last_reading_at=now))
+
+
+def _stillness(
+    stats: RunStats, speed_kmh: float | None, now: datetime, config: RulesConfig
+) -> tuple[float, datetime | None]:
+    """Stopped time so far and the start of the current still spell, after this reading."""
+    if speed_kmh is None:
+        return stats.stopped_s, stats.still_since
+    if speed_kmh < config.run_start_speed_kmh:
+        return stats.stopped_s, stats.still_since or now
+    if stats.still_since is None:
+        return stats.stopped_s, None
+    return stats.stopped_s + (now - stats.still_since).total_seconds(), None
 
 
 def _or(value: float | None, fallback: float | None) -> float | None:
@@ -246,3 +287,33 @@ def _distance_delta(stats: RunStats, reading: Reading, dt: float) -> float:
     if total is None and stats.last_speed_kmh is not None:
         return stats.last_speed_kmh * dt / 3.6
     return 0.0
+
+
+def summarize(run: Run, ended_at: datetime, prompt_ids: tuple[str, ...]) -> RunSummary:
+    """The summary of a finished run, as the runner saw it.
+
+    `duration_s` is the run from its start to the last moving moment (`ended_at`) without the
+    spells the belt stood still (pauses, standing on the rails), like a console's clock; the
+    average speed is over that time. `moving_s` is the time sampled at running speed. Figures
+    are rounded to what a display shows: seconds and metres to 0.1, speed to 0.01 km/h,
+    heart rate to 0.1 bpm.
+    """
+    stats = run.stats
+    ended_at = max(ended_at, run.started_at)
+    span = (ended_at - run.started_at).total_seconds()
+    duration = max(span - stats.stopped_s, 0.0)
+    speed = stats.distance_m / 1000 / (duration / 3600) if duration > 0 else None
+    hr = stats.hr_sum / stats.hr_count if stats.hr_count else None
+    return RunSummary(
+        run_id=run.run_id,
+        started_at=run.started_at,
+        ended_at=ended_at,
+        duration_s=round(duration, 1),
+        moving_s=round(min(stats.moving_s, span), 1),
+        distance_m=round(stats.distance_m, 1),
+        average_speed_kmh=None if speed is None else round(speed, 2),
+        incline_time_in_window_s=round(stats.in_window_s, 1),
+        average_hr_bpm=None if hr is None else round(hr, 1),
+        max_hr_bpm=stats.hr_max,
+        prompt_ids=prompt_ids,
+    )

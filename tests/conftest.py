@@ -38,7 +38,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 @pytest.fixture(autouse=True)
 def _quiet_bumble() -> None:
-    # Bumble formats huge HCI dumps eagerly at DEBUG (VIRTUAL_BLE.md quirk 9).
+    # Bumble formats huge HCI dumps eagerly at DEBUG (docs/virtual-ble.md quirk 9).
     logging.getLogger("bumble").setLevel(logging.WARNING)
 
 

@@ -244,3 +244,24 @@ def test_real_command_rejects_bad_hex_with_exit_2() -> None:
     assert proc.returncode == 2
     assert proc.stdout == ""
     assert proc.stderr.splitlines() == ["treadwell decode: odd number of hex digits in 'abc'"]
+
+
+def test_several_packets_of_another_characteristic_are_each_decoded(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Two heart-rate notifications: each one is decoded, none is dropped or glued on.
+    code, out, err = run_in_process(capsys, "2a37", "00 48", "10 50 00 04")
+    assert (code, err) == (0, "")
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert [line["heart_rate_bpm"] for line in lines] == [72, 80]
+    assert lines[0]["rr_intervals_ms"] == []
+    assert lines[1]["rr_intervals_ms"] == [1000]
+
+
+def test_a_bad_packet_among_several_is_named_by_its_number(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, err = run_in_process(capsys, "2a37", "00 48", "08 48 10")
+    assert (code, out) == (2, "")
+    assert "packet 2 of 2" in err
+    assert err.count("\n") == 1

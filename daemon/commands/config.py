@@ -10,11 +10,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from treadwell.daemon import paths
-from treadwell.daemon.config import EX_CONFIG, ConfigError, Settings, load_settings
+from treadwell.daemon.config import (
+    EX_CONFIG,
+    ConfigError,
+    FootpodSettings,
+    Settings,
+    StrapSettings,
+    TreadmillSettings,
+    load_settings,
+)
 from treadwell.daemon.config_example import EXAMPLE_CONFIG
 
 if TYPE_CHECKING:
     import argparse
+    from collections.abc import Sequence
 
 
 def out(text: str) -> None:
@@ -77,17 +86,36 @@ def _summary(settings: Settings, source: Path | None) -> list[str]:
         f"{mqtt.discovery_prefix + '/' if mqtt.discovery else 'off'}",
         f"  ble: {settings.ble.backend} backend",
     ]
-    groups: list[tuple[str, list[tuple[str, str | None, str | None]]]] = [
-        ("treadmill", [(d.name, d.address, d.match_name) for d in settings.treadmills]),
-        ("strap", [(d.name, d.address, d.match_name) for d in settings.straps]),
-        ("footpod", [(d.name, d.address, d.match_name) for d in settings.footpods]),
+    groups: list[tuple[str, Sequence[TreadmillSettings | StrapSettings | FootpodSettings]]] = [
+        ("treadmill", settings.treadmills),
+        ("strap", settings.straps),
+        ("footpod", settings.footpods),
     ]
     for kind, devices in groups:
-        for name, address, match_name in devices:
-            found_by = address or (f"name {match_name!r}" if match_name else "first found")
-            lines.append(f"  {kind}: {name} ({found_by})")
+        for device in devices:
+            found_by = device.address or (
+                f"name {device.match_name!r}" if device.match_name else "first found"
+            )
+            lines.append(f"  {kind}: {device.name} ({found_by})")
+            if isinstance(device, TreadmillSettings):
+                lines.append(f"    {_safety(device)}")
+    flags = settings.flags
+    start_flag = flags.back_pain + (f" for {flags.days} days" if flags.days else "")
+    lines.append(f"  back-pain flag at first start: {start_flag}")
     lines.append(f"  state: {settings.state_dir}")
     return lines
+
+
+def _safety(treadmill: TreadmillSettings) -> str:
+    """The safety settings of one treadmill: may Treadwell set the incline, and how high."""
+    if treadmill.max_incline_pct == 0:
+        return "incline: never (max_incline_pct = 0: nothing is suggested or set)"
+    allowed = treadmill.automation_allowed
+    consent = "Treadwell may set it" if allowed else "suggested only, never set"
+    return (
+        f"incline: up to {treadmill.max_incline_pct:g}%, {consent} "
+        f"(automation_allowed = {'true' if allowed else 'false'})"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -3,7 +3,9 @@
     treadwell decode 2acd "9E 05 17 05 92 02 FB 00 00 00 00 FF 7F 7C 00 FF 7F 1B 00 ..."
 
 Several 0x2ACD packets are merged into one record, as a treadmill's More-Data
-notifications are (FTMS.md §3.4). A packet may also be typed as separate one-byte words.
+notifications are (docs/ftms.md §3.4). Several packets of any other characteristic are
+decoded one by one, one JSON object per line. A packet may also be typed as separate
+one-byte words.
 """
 
 from __future__ import annotations
@@ -59,7 +61,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         nargs="+",
         metavar="hex",
         help="packet bytes in hex (spaces allowed inside quotes); several 2acd packets "
-        "are merged into one record",
+        "are merged into one record, other packets are decoded one per line",
     )
     parser.add_argument(
         "--pace-width",
@@ -77,9 +79,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Decode the packets and print one JSON object; bad input exits 2 with one line."""
+    """Decode the packets, one JSON object per line; bad input exits 2 with one line."""
     try:
-        result = decode(
+        results = decode_each(
             args.characteristic,
             args.packets,
             pace_width=PaceWidth[args.pace_width.upper()],
@@ -88,8 +90,43 @@ def run(args: argparse.Namespace) -> int:
     except (DecodeInputError, CodecError) as exc:
         print(f"treadwell decode: {exc}", file=sys.stderr)  # noqa: T201
         return EXIT_USAGE
-    print(json.dumps(result))  # noqa: T201
+    for result in results:
+        print(json.dumps(result))  # noqa: T201
     return EXIT_OK
+
+
+def decode_each(
+    characteristic: str,
+    packets: list[str],
+    *,
+    pace_width: PaceWidth = PaceWidth.UINT8,
+    vendor_step_count: bool | None = None,
+) -> list[dict[str, object]]:
+    """Decode hex packets to the JSON objects `treadwell decode` prints, one per line.
+
+    Treadmill Data packets make one record together; a packet typed as separate one-byte
+    words is one packet; several packets of any other characteristic each give an object,
+    so none is silently left out.
+
+    Raises:
+        DecodeInputError: If the characteristic is unknown or a packet is not hex.
+        CodecError: If the bytes cannot be that characteristic.
+    """
+    uuid = _uuid(characteristic)
+    words = [_parse_hex(text) for text in packets]
+    if uuid == _TREADMILL_DATA or len(words) == 1 or all(len(word) == 1 for word in words):
+        return [
+            decode(
+                characteristic, packets, pace_width=pace_width, vendor_step_count=vendor_step_count
+            )
+        ]
+    results = []
+    for number, text in enumerate(packets, start=1):
+        try:
+            results.append(decode(characteristic, [text]))
+        except CodecError as exc:
+            raise DecodeInputError(f"packet {number} of {len(packets)}: {exc}") from exc
+    return results
 
 
 def decode(
@@ -105,14 +142,13 @@ def decode(
         DecodeInputError: If the characteristic is unknown or a packet is not hex.
         CodecError: If the bytes cannot be that characteristic.
     """
-    try:
-        uuid = short_uuid(characteristic)
-    except ValueError:
-        uuid = -1
-    if uuid not in CHARACTERISTICS:
-        known = ", ".join(f"{u:04x}" for u in CHARACTERISTICS)
-        raise DecodeInputError(f"unknown characteristic {characteristic!r} (known: {known})")
+    uuid = _uuid(characteristic)
     frames = [_parse_hex(text) for text in packets]
+    if uuid != _TREADMILL_DATA and len(frames) > 1 and any(len(f) != 1 for f in frames):
+        raise DecodeInputError(
+            f"several {uuid:04x} packets: only 2acd packets form one record (decode_each "
+            "decodes them one by one)"
+        )
     if uuid != _TREADMILL_DATA or all(len(frame) == 1 for frame in frames):
         frames = [b"".join(frames)]  # one packet, typed as separate bytes
     if uuid == _TREADMILL_DATA:
@@ -123,6 +159,17 @@ def decode(
             return fitness_machine.parse_control_point_response(data).to_dict()
         return fitness_machine.parse_control_point_request(data).to_dict()
     return _DECODERS[uuid](data)
+
+
+def _uuid(characteristic: str) -> int:
+    try:
+        uuid = short_uuid(characteristic)
+    except ValueError:
+        uuid = -1
+    if uuid not in CHARACTERISTICS:
+        known = ", ".join(f"{u:04x}" for u in CHARACTERISTICS)
+        raise DecodeInputError(f"unknown characteristic {characteristic!r} (known: {known})")
+    return uuid
 
 
 def _parse_hex(text: str) -> bytes:

@@ -1,9 +1,18 @@
-"""I/O. `treadwell history`: past runs from the state database, read-only."""
+"""I/O. `treadwell history`: past runs from the state database, read-only.
+
+It only reads, so it works for any user who may read the state files, not just the
+daemon's: the database is opened read-only, and when that needs write access it does not
+have (the daemon is stopped and the directory is not writable, so SQLite cannot create its
+shared-memory file), the file is read as immutable, which is exact then, since a stopped
+daemon leaves everything in the main file.
+"""
 
 from __future__ import annotations
 
 import argparse
+import errno
 import json
+import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,6 +27,39 @@ from treadwell.daemon.store import StateStoreError, Store
 
 if TYPE_CHECKING:
     from treadwell.daemon.store import RunRecord
+
+
+EXIT_FAILURE = 1
+
+
+class _Reader(Store):
+    """The state database opened for reading only, by whichever user may read it."""
+
+    def __init__(self, path: Path) -> None:  # the parent's opening would need write access
+        self.path = path
+        self.read_only = True
+        self._conn = _connect(path)
+        try:
+            with self._guard():
+                self._check_version()
+        except BaseException:
+            self._conn.close()
+            raise
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+        conn.execute("PRAGMA schema_version").fetchone()
+    except sqlite3.OperationalError as exc:
+        if "readonly" not in str(exc) and "unable to open" not in str(exc):
+            raise StateStoreError(f"state database {path}: {exc}") from exc
+        # No write access for the shared-memory file: the daemon is not running (it would
+        # have created it), so the main file holds every committed run.
+        conn = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True)
+    except sqlite3.Error as exc:
+        raise StateStoreError(f"state database {path}: {exc}") from exc
+    return conn
 
 
 def _positive(text: str) -> int:
@@ -57,6 +99,7 @@ def _line(run: RunRecord) -> str:
     parts = [
         f"{run.id:>4}",
         run.started_at.astimezone().strftime("%Y-%m-%d %H:%M"),
+        f"{run.runner:<10}",
         f"{run.treadmill:<12}",
         "   --   " if duration is None else f"{int(duration // 60):>3d}:{int(duration % 60):02d} ",
     ]
@@ -78,6 +121,8 @@ def _json(run: RunRecord) -> str:
     return json.dumps(
         {
             "id": run.id,
+            "run_id": run.run_key,
+            "runner": run.runner,
             "treadmill": run.treadmill,
             "started_at": run.started_at.isoformat(),
             "ended_at": None if run.ended_at is None else run.ended_at.isoformat(),
@@ -97,15 +142,28 @@ def run(args: argparse.Namespace) -> int:
             return loaded
         state_dir = loaded.state_dir
     path = state_dir / STATE_FILE_NAME
-    if not path.exists():
+    try:
+        exists = path.exists()
+        if exists:
+            path.open("rb").close()
+    except OSError as exc:
+        if exc.errno not in (errno.EACCES, errno.EPERM):
+            raise
+        err(
+            f"treadwell history: cannot read {exc.filename or path}: permission denied "
+            "(run it as the daemon's user, e.g. sudo -u treadwell treadwell history, or give "
+            "your user read access to the state directory)"
+        )
+        return EXIT_FAILURE
+    if not exists:
         err(f"no runs recorded yet ({path} does not exist)")
         return 0
     try:
-        with Store(path, read_only=True) as store:
+        with _Reader(path) as store:
             runs = store.runs(args.limit)
     except StateStoreError as exc:
         err(f"treadwell history: {exc}")
-        return 1
+        return EXIT_FAILURE
     if args.json:
         for item in runs:
             out(_json(item))

@@ -2,7 +2,7 @@
 
 Covers Fitness Machine Feature (0x2ACC), Supported Speed/Inclination Range (0x2AD4/0x2AD5),
 Training Status (0x2AD3), Fitness Machine Status (0x2ADA) and the Control Point (0x2AD9),
-FTMS.md §2 and §4-§7. Unknown or RFU op codes decode to the raw integer; only data that
+docs/ftms.md §2 and §4-§7. Unknown or RFU op codes decode to the raw integer; only data that
 cannot be the characteristic at all raises `CodecError`.
 """
 
@@ -48,11 +48,11 @@ def _enum(kind: type[_E], value: int) -> _E | int:
         return value
 
 
-# --- Fitness Machine Feature (0x2ACC), FTMS.md §2 -------------------------------------
+# --- Fitness Machine Feature (0x2ACC), docs/ftms.md §2 -------------------------------------
 
 
 class MachineFeature(IntFlag):
-    """Fitness Machine Features, the first uint32 of 0x2ACC (FTMS.md §2.1)."""
+    """Fitness Machine Features, the first uint32 of 0x2ACC (docs/ftms.md §2.1)."""
 
     AVERAGE_SPEED = 1 << 0
     CADENCE = 1 << 1
@@ -74,7 +74,7 @@ class MachineFeature(IntFlag):
 
 
 class TargetSetting(IntFlag):
-    """Target Setting Features, the second uint32 of 0x2ACC (FTMS.md §2.2)."""
+    """Target Setting Features, the second uint32 of 0x2ACC (docs/ftms.md §2.2)."""
 
     SPEED = 1 << 0
     INCLINATION = 1 << 1
@@ -138,7 +138,7 @@ def encode_fitness_machine_feature(value: MachineFeatures) -> bytes:
     return _pack(_FEATURES, "feature bits", int(value.features), int(value.target_settings))
 
 
-# --- Supported ranges (0x2AD4, 0x2AD5), FTMS.md §4 ------------------------------------
+# --- Supported ranges (0x2AD4, 0x2AD5), docs/ftms.md §4 ------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,11 +219,11 @@ def encode_supported_inclination_range(value: InclinationRange) -> bytes:
     return _pack(_INCLINE_RANGE, "inclination range", *raw)
 
 
-# --- Training Status (0x2AD3), FTMS.md §5 ---------------------------------------------
+# --- Training Status (0x2AD3), docs/ftms.md §5 ---------------------------------------------
 
 
 class TrainingStatusCode(IntEnum):
-    """Training Status values (FTMS.md §5); 0x10-0xFF are RFU."""
+    """Training Status values (docs/ftms.md §5); 0x10-0xFF are RFU."""
 
     OTHER = 0x00
     IDLE = 0x01
@@ -287,11 +287,11 @@ def encode_training_status(value: TrainingStatus) -> bytes:
     return bytes([_STATUS_STRING if text else 0, value.status]) + text
 
 
-# --- Fitness Machine Status (0x2ADA), FTMS.md §6 --------------------------------------
+# --- Fitness Machine Status (0x2ADA), docs/ftms.md §6 --------------------------------------
 
 
 class MachineStatusOp(IntEnum):
-    """Fitness Machine Status op codes (FTMS.md §6); 0x16-0xFE are RFU."""
+    """Fitness Machine Status op codes (docs/ftms.md §6); 0x16-0xFE are RFU."""
 
     RESET = 0x01
     STOPPED_OR_PAUSED = 0x02
@@ -394,11 +394,11 @@ def encode_machine_status(value: MachineStatus) -> bytes:
     return bytes([value.op]) + parameter
 
 
-# --- Fitness Machine Control Point (0x2AD9), FTMS.md §7 -------------------------------
+# --- Fitness Machine Control Point (0x2AD9), docs/ftms.md §7 -------------------------------
 
 
 class ControlOp(IntEnum):
-    """Control Point op codes (FTMS.md §7.1); 0x15-0x7F and 0x81-0xFF are RFU."""
+    """Control Point op codes (docs/ftms.md §7.1); 0x15-0x7F and 0x81-0xFF are RFU."""
 
     REQUEST_CONTROL = 0x00
     RESET = 0x01
@@ -425,7 +425,7 @@ class ControlOp(IntEnum):
 
 
 class ResultCode(IntEnum):
-    """Result codes of a Control Point response (FTMS.md §7.2)."""
+    """Result codes of a Control Point response (docs/ftms.md §7.2)."""
 
     SUCCESS = 0x01
     OP_CODE_NOT_SUPPORTED = 0x02

@@ -1,4 +1,4 @@
-"""Pure. Heart Rate Measurement (0x2A37) of the Heart Rate Service (FTMS.md §8).
+"""Pure. Heart Rate Measurement (0x2A37) of the Heart Rate Service (docs/ftms.md §8).
 
 Flags (uint8): bit 0 selects a uint8 or uint16 heart rate, bits 1-2 are the sensor contact
 state read together, bit 3 announces Energy Expended (uint16 kJ), bit 4 RR intervals
@@ -30,7 +30,7 @@ class HeartRateFlag(IntFlag):
 
 
 class SensorContact(StrEnum):
-    """What the strap says about skin contact (bits 2:1 read together, FTMS.md §8.1)."""
+    """What the strap says about skin contact (bits 2:1 read together, docs/ftms.md §8.1)."""
 
     NOT_SUPPORTED = "not_supported"
     NO_CONTACT = "no_contact"

@@ -1,4 +1,4 @@
-"""Pure. RSC Measurement (0x2A53) of the Running Speed and Cadence Service (FTMS.md §9).
+"""Pure. RSC Measurement (0x2A53) of the Running Speed and Cadence Service (docs/ftms.md §9).
 
 Flags (uint8): bit 0 announces the stride length, bit 1 the total distance, bit 2 means
 running (0 is walking). Then speed (uint16, 1/256 m/s), cadence (uint8, steps per minute

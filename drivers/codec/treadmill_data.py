@@ -1,6 +1,6 @@
 """Pure. Treadmill Data (0x2ACD): decode, encode, split and reassemble FTMS records.
 
-Layout (FTMS.md §3): a uint16 flags word, then the fields its bits announce, always in
+Layout (docs/ftms.md §3): a uint16 flags word, then the fields its bits announce, always in
 the same order. Bit 0 ("More Data") is inverted: when it is 0 the notification carries
 Instantaneous Speed and ends a record; when it is 1 speed is absent and more notifications
 of the same record follow (§3.4).
@@ -31,7 +31,7 @@ from treadwell.drivers.errors import CodecError
 
 
 class PaceWidth(IntEnum):
-    """Width of the two pace fields in bytes (FTMS.md §3.3)."""
+    """Width of the two pace fields in bytes (docs/ftms.md §3.3)."""
 
     UINT8 = 1
     """FTMS 1.0 layout: 0.1 km/min per unit. What every field-tested peer decodes."""
@@ -40,7 +40,7 @@ class PaceWidth(IntEnum):
 
 
 class TreadmillDataFlag(IntFlag):
-    """Bits of the Treadmill Data flags word (FTMS.md §3.1)."""
+    """Bits of the Treadmill Data flags word (docs/ftms.md §3.1)."""
 
     MORE_DATA = 1 << 0
     AVERAGE_SPEED = 1 << 1
@@ -101,7 +101,7 @@ class TreadmillData:
         return result
 
 
-# Measurement fields in wire order (FTMS.md §3.2), then the vendor step count.
+# Measurement fields in wire order (docs/ftms.md §3.2), then the vendor step count.
 MEASUREMENTS: Final = (
     "speed_kmh",
     "average_speed_kmh",
@@ -229,7 +229,7 @@ def _layout_size(flags: int, width: PaceWidth, with_steps: bool) -> int:
 def _choose_layout(
     flags: int, length: int, pace_width: PaceWidth, vendor_step_count: bool | None
 ) -> tuple[PaceWidth, bool]:
-    """Pick the pace width and whether a vendor step count follows (FTMS.md §3.3, D5).
+    """Pick the pace width and whether a vendor step count follows (docs/ftms.md §3.3, D5).
 
     The requested width wins unless only the other width explains the packet length
     exactly; in auto mode a bit-13 step count is decoded only when exactly its three bytes
@@ -346,7 +346,7 @@ def parse_treadmill_data(
 
     Args:
         data: The notification value.
-        pace_width: The pace field width to assume (FTMS.md §3.3); the other width is used
+        pace_width: The pace field width to assume (docs/ftms.md §3.3); the other width is used
             instead when only it matches the packet length.
         vendor_step_count: Decode a step count behind RFU flag bit 13 (D5): `True` always,
             `False` never, `None` when exactly three bytes follow the standard fields.
@@ -505,7 +505,7 @@ def encode_treadmill_data(
 
 
 def split_treadmill_data(record: TreadmillData, max_payload: int = 20) -> list[bytes]:
-    """Encode a complete record as spec-correct More-Data notifications (FTMS.md §3.4).
+    """Encode a complete record as spec-correct More-Data notifications (docs/ftms.md §3.4).
 
     Field groups are packed in wire order into notifications of at most `max_payload`
     bytes; every notification but the last has bit 0 set, and the last carries speed.
@@ -537,7 +537,7 @@ def split_treadmill_data(record: TreadmillData, max_payload: int = 20) -> list[b
 
 
 class TreadmillRecordAssembler:
-    """Merge More-Data notifications into whole records (FTMS.md §3.4).
+    """Merge More-Data notifications into whole records (docs/ftms.md §3.4).
 
     Feed every decoded 0x2ACD packet with the time it arrived. A packet with More Data = 0
     completes the record. A half-built record goes stale when one of its fields arrives

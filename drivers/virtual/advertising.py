@@ -2,7 +2,7 @@
 
 Bumble's `LocalLink` sends no real scan response: the controller replays the advertising data as
 the scan response and Bumble's host merges the two, so every advertisement arrives twice, the
-second time with each AD structure doubled (VIRTUAL_BLE.md quirk 2). `AdvertisementParser`
+second time with each AD structure doubled (docs/virtual-ble.md quirk 2). `AdvertisementParser`
 removes the doubled structures and drops a replay that brings nothing new, which is what a real
 scanner sees from a device without scan response data.
 """

@@ -3,7 +3,7 @@
 bleak 3.1 takes a backend class on `BleakScanner(backend=...)` and `BleakClient(backend=...)`
 but no way to hand that class a Bumble device, so `VirtualCentral.backend()` makes subclasses
 that carry the central as a class attribute. The backend mirrors what BlueZ does, so the
-drivers meet the same behaviour here as on a Raspberry Pi (VIRTUAL_BLE.md):
+drivers meet the same behaviour here as on a Raspberry Pi (docs/virtual-ble.md):
 
 - ATT error responses become `BleakGATTProtocolError`;
 - connecting by address scans first and raises `BleakDeviceNotFoundError`;
@@ -46,7 +46,7 @@ _LOGGER = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
 # Real stacks ask for a large ATT MTU on connect; without it Bumble truncates every notification
-# longer than 20 bytes silently (VIRTUAL_BLE.md quirk 7).
+# longer than 20 bytes silently (docs/virtual-ble.md quirk 7).
 REQUESTED_MTU = 517
 _DEFAULT_MTU = 23
 _ATT_HEADER = 3

@@ -2,7 +2,7 @@
 
 Bumble's `Controller` answers LE Create Connection Cancel with "success" but keeps the pending
 connection, so a timed-out connect to an absent device hangs and the controller stays
-"connecting" for ever (VIRTUAL_BLE.md quirk 4). A real controller drops the pending connection
+"connecting" for ever (docs/virtual-ble.md quirk 4). A real controller drops the pending connection
 and reports an LE Connection Complete event with status Unknown Connection Identifier, which is
 what `VirtualController` does.
 """

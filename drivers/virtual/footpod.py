@@ -1,7 +1,7 @@
 """I/O. A virtual footpod: Running Speed and Cadence (0x1814) measurements.
 
 Linked to a treadmill it reports the belt speed, a cadence that rises with speed, the stride
-length that goes with both, the distance covered and the walking/running bit (FTMS.md §9).
+length that goes with both, the distance covered and the walking/running bit (docs/ftms.md §9).
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ peripheral runs on a virtual clock such as looptime's, and on the real clock for
 world's `speedup` divides every period and multiplies every elapsed time.
 
 "Switched off" is a disconnect from the peripheral side with reason 0x08 (connection timeout),
-which is what a central sees when a treadmill loses power (VIRTUAL_BLE.md quirk 7).
+which is what a central sees when a treadmill loses power (docs/virtual-ble.md quirk 7).
 """
 
 from __future__ import annotations

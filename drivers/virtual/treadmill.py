@@ -1,16 +1,21 @@
 """I/O. A virtual FTMS treadmill: a Bumble GATT server with a belt, a deck and a console.
 
-It serves the Fitness Machine Service (FTMS.md §1.2): Feature, Treadmill Data, Training Status,
+It serves the Fitness Machine Service (docs/ftms.md §1.2): Feature, Treadmill Data, Training Status,
 the speed and inclination ranges, the Control Point and Machine Status. The control point
-follows FTMS.md §7.3: a write is refused with ATT error 0xFD unless indications are on, a write
+follows docs/ftms.md §7.3: a write is refused with ATT error 0xFD unless indications are on, a write
 while a procedure is pending gets 0xFE, Request Control must succeed first, and the 0x80
 response is indicated from a separate task after the Write Response went out (quirk 6). Status
 changes the control point caused are notified to the other clients only (FTMS §4.17.1); console
 actions are notified to everyone.
 
-Fault and quirk modes (`TreadmillConfig` and attributes) reproduce deviations from FTMS.md §10:
+Fault and quirk modes (`TreadmillConfig` and attributes) reproduce deviations from docs/ftms.md §10:
 truncated packets (D1), split records (D2), mph units (D4), sets refused while the belt is
-stopped (D11), plus garbage bytes, lost control, slow or missing indications and link loss.
+stopped (D11), plus garbage bytes, lost control, slow or missing indications and link loss,
+and the control-point misbehaviours of docs/quirks.md: control granted at the second request
+only (D7), answers as notifications (D24), Start/Resume that breaks the control point and
+pauses the belt (D23), half steps refused although the range offers them (D8), a negative
+target read as unsigned (D25), no incline in Treadmill Data (D13), silence instead of speed 0,
+distance stuck at 0 or in 10 m steps (D26), and an incline field carrying the target (D27).
 """
 
 from __future__ import annotations
@@ -61,6 +66,7 @@ from treadwell.drivers.uuids import (
 from treadwell.drivers.virtual.advertising import build_advertising_data
 from treadwell.drivers.virtual.peripheral import (
     CCCD_INDICATE,
+    CCCD_NOTIFY,
     VirtualPeripheral,
     notifying,
     read_only,
@@ -74,10 +80,10 @@ if TYPE_CHECKING:
 
 KM_PER_MILE = 1.609344
 _V = TypeVar("_V")
-# FTMS service data (FTMS.md §1.1): "available", machine type bit 0 = treadmill.
+# FTMS service data (docs/ftms.md §1.1): "available", machine type bit 0 = treadmill.
 _SERVICE_DATA = bytes([0x01, 0x01, 0x00])
 _NOTIFY_MAX_PAYLOAD = 20
-# ATT error codes the control point answers with (FTMS.md §7.3).
+# ATT error codes the control point answers with (docs/ftms.md §7.3).
 _ATT_CCCD_IMPROPER = 0xFD
 _ATT_PROCEDURE_IN_PROGRESS = 0xFE
 _ATT_INVALID_LENGTH = 0x0D
@@ -105,8 +111,8 @@ class TreadmillConfig:
     Attributes:
         name: Advertised local name.
         address: Random static address, or None to let the world assign one.
-        features: Fitness Machine Feature bits (FTMS.md §2.1).
-        targets: Target Setting bits (FTMS.md §2.2).
+        features: Fitness Machine Feature bits (docs/ftms.md §2.1).
+        targets: Target Setting bits (docs/ftms.md §2.2).
         speed_range: The Supported Speed Range it serves and enforces.
         incline_range: The Supported Inclination Range, or None for "no 0x2AD5" (D16).
         advertise_service_data: False advertises the service UUID only (D15).
@@ -119,6 +125,23 @@ class TreadmillConfig:
         incline_rate_pct_per_s: How fast the deck moves towards its target.
         advertising_interval_ms: Advertising interval; also the connect latency (quirk 3).
         include_heart_rate: Report a heart rate in Treadmill Data (HEART_RATE feature).
+        grant_on_second_request: D7: each connection's first Request Control is answered
+            Control Not Permitted.
+        control_point_notifies: D24: the control point has notify instead of indicate and
+            answers by notification.
+        start_resume_breaks: D23: a Start/Resume pauses a running belt, and after any
+            Start/Resume the control point stops answering.
+        reject_half_steps: D8: targets off the whole percent are refused (Invalid Parameter)
+            although the range offers half steps.
+        negative_target_to_max: D25: a negative incline target is read as unsigned and drives
+            the deck to its maximum.
+        report_incline: False leaves the incline out of Treadmill Data (D13).
+        silent_when_stopped: Stop notifying Treadmill Data while the belt is stopped instead
+            of reporting speed 0.
+        distance_step_m: D26: 0 keeps the reported distance at 0; 10 reports whole tens of
+            metres; None reports it to the metre.
+        incline_reports_target: D27: the incline field carries the target, not the deck's
+            position.
     """
 
     name: str = "Treadwell Virtual Treadmill"
@@ -137,6 +160,15 @@ class TreadmillConfig:
     incline_rate_pct_per_s: float = 1.0
     advertising_interval_ms: float = 100.0
     include_heart_rate: bool = True
+    grant_on_second_request: bool = False
+    control_point_notifies: bool = False
+    start_resume_breaks: bool = False
+    reject_half_steps: bool = False
+    negative_target_to_max: bool = False
+    report_incline: bool = True
+    silent_when_stopped: bool = False
+    distance_step_m: int | None = None
+    incline_reports_target: bool = False
 
 
 def _on_grid(value: float, low: float, high: float, step: float) -> bool:
@@ -183,6 +215,8 @@ class VirtualTreadmill(VirtualPeripheral):
         self._profile_started_at: float | None = None
         self._profile_index: int | None = None
         self._training = TrainingStatusCode.IDLE
+        self._asked_control: set[Connection] = set()
+        self._broken = False
         self._build_characteristics()
 
     # -- GATT database --------------------------------------------------------------------------
@@ -202,9 +236,10 @@ class VirtualTreadmill(VirtualPeripheral):
         self._speed_range = read_only(
             SUPPORTED_SPEED_RANGE_UUID, encode_supported_speed_range(speed)
         )
+        answer = props.NOTIFY if self.config.control_point_notifies else props.INDICATE
         self._control: gatt.Characteristic[bytes] = gatt.Characteristic(
             CONTROL_POINT_UUID,
-            props.WRITE | props.INDICATE,
+            props.WRITE | answer,
             gatt.Characteristic.WRITEABLE,
             gatt.CharacteristicValue(write=self._on_control_write),
         )
@@ -314,14 +349,22 @@ class VirtualTreadmill(VirtualPeripheral):
         average = self.total_distance_m / elapsed * 3.6 * scale if elapsed else 0.0
         climb_w = _BODY_KG * 9.81 * self.speed_kmh / 3.6 * max(self.incline_pct, 0.0) / 100
         hr = self.heart_rate_bpm if self.config.include_heart_rate else None
+        distance = int(self.total_distance_m)
+        if self.config.distance_step_m is not None:
+            step = self.config.distance_step_m
+            distance = distance // step * step if step > 0 else 0
+        shown = self.target_incline_pct if self.config.incline_reports_target else self.incline_pct
+        incline = round(shown, 1) if self.config.report_incline else None
         return TreadmillData(
             speed_kmh=round(self.speed_kmh * scale, 2),
             average_speed_kmh=when(MachineFeature.AVERAGE_SPEED, round(average, 2)),
-            total_distance_m=when(MachineFeature.TOTAL_DISTANCE, int(self.total_distance_m)),
-            incline_pct=when(MachineFeature.INCLINATION, round(self.incline_pct, 1)),
+            total_distance_m=when(MachineFeature.TOTAL_DISTANCE, distance),
+            incline_pct=when(MachineFeature.INCLINATION, incline),
             ramp_angle_deg=when(
                 MachineFeature.INCLINATION,
-                round(math.degrees(math.atan(self.incline_pct / 100)), 1),
+                round(math.degrees(math.atan(self.incline_pct / 100)), 1)
+                if self.config.report_incline
+                else None,
             ),
             positive_elevation_gain_m=when(MachineFeature.ELEVATION_GAIN, round(self.climbed_m, 1)),
             negative_elevation_gain_m=when(MachineFeature.ELEVATION_GAIN, 0.0),
@@ -346,6 +389,8 @@ class VirtualTreadmill(VirtualPeripheral):
         return max(0.0, profile.duration_s - (self.now() - started))
 
     async def _send_data(self) -> None:
+        if self.config.silent_when_stopped and not self.running:
+            return
         if self.garbage_next > 0:
             self.garbage_next -= 1
             await self.notify(self._data, _GARBAGE[self.garbage_next % len(_GARBAGE)])
@@ -422,13 +467,15 @@ class VirtualTreadmill(VirtualPeripheral):
     # -- control point ------------------------------------------------------------------------
 
     def on_link_lost(self, connection: Connection) -> None:
-        """Control ends with the link of the client that held it (FTMS.md §7.3)."""
+        """Control ends with the link of the client that held it (docs/ftms.md §7.3)."""
         self._pending.discard(connection)
+        self._asked_control.discard(connection)
         if connection is self._controller_link:
             self._controller_link = None
 
     def _on_control_write(self, connection: Connection, value: bytes) -> None:
-        if not self.subscribed(connection, self._control, CCCD_INDICATE):
+        bit = CCCD_NOTIFY if self.config.control_point_notifies else CCCD_INDICATE
+        if not self.subscribed(connection, self._control, bit):
             raise att.ATT_Error(_ATT_CCCD_IMPROPER)
         if connection in self._pending:
             raise att.ATT_Error(_ATT_PROCEDURE_IN_PROGRESS)
@@ -442,7 +489,7 @@ class VirtualTreadmill(VirtualPeripheral):
         else:
             malformed = False
         self.control_log.append(request)
-        if self.ignore_control_point:
+        if self.ignore_control_point or self._broken:
             return
         if malformed:
             result = ResultCode.INVALID_PARAMETER
@@ -457,13 +504,19 @@ class VirtualTreadmill(VirtualPeripheral):
                 await asyncio.sleep(self.slow_indications_s)
             if connection in self.connections:
                 response = encode_control_point_response(op, result)
-                await self.device.indicate_subscriber(connection, self._control, response)
+                if self.config.control_point_notifies:
+                    await self.device.notify_subscriber(connection, self._control, response)
+                else:
+                    await self.device.indicate_subscriber(connection, self._control, response)
         finally:
             self._pending.discard(connection)
 
     def _handle(self, connection: Connection, request: ControlPointRequest) -> ResultCode:
         op = request.op
         if op == ControlOp.REQUEST_CONTROL:
+            if self.config.grant_on_second_request and connection not in self._asked_control:
+                self._asked_control.add(connection)
+                return ResultCode.CONTROL_NOT_PERMITTED
             holder = self._controller_link
             if holder is not None and holder is not connection and holder in self.connections:
                 return ResultCode.CONTROL_NOT_PERMITTED
@@ -480,6 +533,11 @@ class VirtualTreadmill(VirtualPeripheral):
                 return self._set_speed(connection, request.speed_kmh)
             case ControlOp.SET_TARGET_INCLINATION:
                 return self._set_incline(connection, request.incline_pct)
+            case ControlOp.START_OR_RESUME if self.config.start_resume_breaks:
+                self._broken = True
+                if self.running:
+                    self.press_stop(pause=True)
+                return ResultCode.SUCCESS
             case ControlOp.START_OR_RESUME:
                 if self.running:
                     return ResultCode.OPERATION_FAILED
@@ -526,7 +584,11 @@ class VirtualTreadmill(VirtualPeripheral):
         rng = self.config.incline_range
         if TargetSetting.INCLINATION not in self.config.targets or rng is None:
             return ResultCode.OP_CODE_NOT_SUPPORTED
+        if pct is not None and pct < 0 and self.config.negative_target_to_max:
+            pct = rng.max_pct  # the sint16 read as unsigned: far beyond the top, clamped
         if pct is None or not _on_grid(pct, rng.min_pct, rng.max_pct, rng.step_pct):
+            return ResultCode.INVALID_PARAMETER
+        if self.config.reject_half_steps and not math.isclose(pct, round(pct), abs_tol=1e-6):
             return ResultCode.INVALID_PARAMETER
         if self.config.reject_set_while_stopped and not self.running:
             return ResultCode.OPERATION_FAILED

@@ -7,7 +7,7 @@
             ...
 
 Build the world inside the loop that uses it: Bumble's controllers bind the running loop when
-they are created (VIRTUAL_BLE.md quirk 1). Closing the world powers every device off and awaits
+they are created (docs/virtual-ble.md quirk 1). Closing the world powers every device off and awaits
 every task it started, so none outlives it.
 """
 
@@ -27,7 +27,9 @@ if TYPE_CHECKING:
     from types import TracebackType
 
     from treadwell.drivers.backend import BleBackend
+    from treadwell.drivers.capture import Capture
     from treadwell.drivers.virtual.peripheral import VirtualPeripheral
+    from treadwell.drivers.virtual.replay import ReplayDevice
 
 _CENTRAL_ADDRESS = "C0:7E:AD:00:00:00"
 # Random static addresses have the two top bits set (Core Vol 6, Part B, 1.3.2.1).
@@ -138,6 +140,28 @@ class VirtualWorld:
             speedup=self.speedup,
         )
         return await self._started(footpod)
+
+    async def add_replay(
+        self, capture: Capture, *, name: str | None = None, loop: bool = False
+    ) -> ReplayDevice:
+        """Add, power on and start advertising a device that plays `capture` back.
+
+        Args:
+            capture: The capture to serve.
+            name: Advertise this name instead of the captured one.
+            loop: Start the timeline over once it ends (a long-running daemon or demo).
+        """
+        from treadwell.drivers.virtual.replay import ReplayDevice  # noqa: PLC0415
+
+        device = ReplayDevice(
+            capture,
+            link=self._open_link(),
+            address=self._address(None),
+            speedup=self.speedup,
+            name=name,
+            loop=loop,
+        )
+        return await self._started(device)
 
     async def _started(self, device: _P) -> _P:
         await device.start()

@@ -15,7 +15,7 @@ from tests.bluez.links import (
     strap_link,
     treadmill_link,
 )
-from treadwell.drivers.codec.ftms import ControlOp, InclinationRange, SpeedRange
+from treadwell.drivers.codec.ftms import ControlOp, InclinationRange, ResultCode, SpeedRange
 from treadwell.drivers.discovery import DeviceKind, scan
 from treadwell.drivers.errors import OperationFailedError
 from treadwell.drivers.events import (
@@ -102,16 +102,22 @@ async def test_control_point_sets_the_incline_and_the_deck_confirms_it(bluez: Bl
 
 
 async def test_a_rejected_command_reaches_the_driver_as_a_typed_error(bluez: BluezBench) -> None:
-    treadmill = await bluez.add_treadmill(TreadmillConfig(reject_set_while_stopped=True))
+    treadmill = await bluez.add_treadmill()
     log = EventLog()
     link = treadmill_link(treadmill.address, log)
     async with running(link):
         await log.next(LinkConnected)
+        treadmill.set_belt(5.0)
+        await _reading_at(log, 5.0)
+        await link.set_incline(1.0, limits=_LIMITS)
+        # A refusal while the belt runs is the deck's last word (on a stopped belt the link
+        # would wait for the belt instead).
+        treadmill.force_result = ResultCode.OPERATION_FAILED
         with pytest.raises(OperationFailedError, match="could not do it right now"):
             await link.set_incline(2.0, limits=_LIMITS)
 
     assert treadmill.control_log[-1].op is ControlOp.SET_TARGET_INCLINATION
-    assert treadmill.incline_pct == 0.0
+    assert treadmill.target_incline_pct == 1.0
 
 
 async def test_link_reconnects_after_a_power_cycle_and_data_resumes(bluez: BluezBench) -> None:

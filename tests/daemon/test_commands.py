@@ -85,30 +85,121 @@ def base() -> str:
 # -- checkin ---------------------------------------------------------------------------------
 
 
+async def _confirming_daemon(
+    client: aiomqtt.Client, base: str, *, confirm: bool
+) -> aiomqtt.Message:
+    """Play the daemon: take one check-in and (if `confirm`) confirm it as the daemon does."""
+    async with asyncio.timeout(30):
+        message = await anext(aiter(client.messages))
+    if confirm:
+        assert isinstance(message.payload, bytes)
+        command = CheckinCommand.model_validate_json(message.payload)
+        payload = json.dumps(
+            {"runner": "default", "pain": command.pain, "kinds": list(command.kinds)}
+        )
+        topic = f"{base}/runners/default/checkin/last"
+        await client.publish(topic, payload, qos=1, retain=True)
+    return message
+
+
 @pytest.mark.mqtt
-def test_checkin_publishes_a_valid_command_with_qos_1(
+def test_checkin_is_sent_with_qos_1_and_waits_for_the_daemons_confirmation(
     mosquitto: Mosquitto, tmp_path: Path, env: dict[str, str], base: str
 ) -> None:
     config = config_for(tmp_path, mosquitto.host, mosquitto.port, base)
 
     async def scenario() -> tuple[Result, aiomqtt.Message]:
         async with aiomqtt.Client(mosquitto.host, mosquitto.port) as daemon:
-            await daemon.subscribe(f"{base}/checkin", qos=1)
-            result = await treadwell(
-                env, "checkin", "--pain", "6", "--kind", "sharp", "--config", str(config)
+            await daemon.subscribe(f"{base}/runners/default/checkin", qos=1)
+            await daemon.publish(f"{base}/status", b"online", qos=1, retain=True)
+            # An earlier check-in's retained confirmation must not count as this one's.
+            stale = json.dumps({"runner": "default", "pain": 6, "kinds": ["sharp", "radiating"]})
+            topic = f"{base}/runners/default/checkin/last"
+            await daemon.publish(topic, stale, qos=1, retain=True)
+            command = treadwell(
+                env, "checkin", "--pain", "6", "--kind", "sharp", "--kind", "radiating",
+                "--config", str(config),
+            )  # fmt: skip
+            result, message = await asyncio.gather(
+                command, _confirming_daemon(daemon, base, confirm=True)
             )
-            async with asyncio.timeout(10):
-                message = await anext(aiter(daemon.messages))
         return result, message
 
     result, message = run_async(scenario())
     assert result.code == 0, result.err
-    assert result.out == "check-in sent: pain 6, sharp\n"
+    assert result.out == "check-in taken for default: pain 6, sharp, radiating\n"
     assert message.qos == 1
     assert isinstance(message.payload, bytes)
     assert CheckinCommand.model_validate_json(message.payload) == CheckinCommand(
-        pain=6, kind="sharp"
+        pain=6, kind="sharp", kinds=("sharp", "radiating")
     )
+
+
+@pytest.mark.mqtt
+def test_checkin_without_a_confirmation_fails_clearly(
+    mosquitto: Mosquitto, tmp_path: Path, env: dict[str, str], base: str
+) -> None:
+    config = config_for(tmp_path, mosquitto.host, mosquitto.port, base)
+
+    async def scenario() -> Result:
+        async with aiomqtt.Client(mosquitto.host, mosquitto.port) as daemon:
+            await daemon.subscribe(f"{base}/runners/default/checkin", qos=1)
+            await daemon.publish(f"{base}/status", b"online", qos=1, retain=True)
+            command = treadwell(
+                env, "checkin", "--pain", "2", "--kind", "ache", "--timeout", "2",
+                "--config", str(config),
+            )  # fmt: skip
+            result, _ = await asyncio.gather(
+                command, _confirming_daemon(daemon, base, confirm=False)
+            )
+        return result
+
+    result = run_async(scenario())
+    assert result.code == 1
+    assert "did not confirm the check-in" in result.err
+
+
+@pytest.mark.mqtt
+@pytest.mark.parametrize("status", [None, b"offline"])
+def test_checkin_without_an_online_daemon_fails_and_sends_nothing(
+    mosquitto: Mosquitto, tmp_path: Path, env: dict[str, str], base: str, status: bytes | None
+) -> None:
+    config = config_for(tmp_path, mosquitto.host, mosquitto.port, base)
+
+    async def scenario() -> tuple[Result, list[aiomqtt.Message]]:
+        async with aiomqtt.Client(mosquitto.host, mosquitto.port) as watcher:
+            await watcher.subscribe(f"{base}/runners/default/checkin", qos=1)
+            if status is not None:
+                await watcher.publish(f"{base}/status", status, qos=1, retain=True)
+            result = await treadwell(
+                env,
+                "checkin",
+                "--pain",
+                "2",
+                "--kind",
+                "ache",
+                "--timeout",
+                "2",
+                "--config",
+                str(config),
+            )
+            # The command has ended: anything it had sent is with the broker by now.
+            await watcher.publish(f"{base}/runners/default/checkin", b"marker", qos=1)
+            seen = []
+            async with asyncio.timeout(10):
+                async for message in watcher.messages:
+                    if message.payload == b"marker":
+                        break
+                    seen.append(message)
+        return result, seen
+
+    result, seen = run_async(scenario())
+    assert result.code == 1
+    assert result.out == ""
+    assert len(result.err.splitlines()) == 1
+    assert "the daemon is not online" in result.err
+    assert "check-in not sent" in result.err
+    assert seen == []
 
 
 @pytest.mark.parametrize(
@@ -280,9 +371,9 @@ def test_history_lists_runs_newest_first(tmp_path: Path, env: dict[str, str]) ->
     assert result.code == 0, result.err
     lines = result.out.splitlines()
     assert len(lines) == 2
-    assert lines[0].split() == ["2", "2026-03-02", "07:00", "office", "--", "(open)"]
+    assert lines[0].split() == ["2", "2026-03-02", "07:00", "default", "office", "--", "(open)"]
     assert lines[1].split() == [
-        "1", "2026-03-01", "07:00", "garage", "30:30", "5.20", "km", "10.2", "km/h",
+        "1", "2026-03-01", "07:00", "default", "garage", "30:30", "5.20", "km", "10.2", "km/h",
     ]  # fmt: skip
 
 

@@ -16,11 +16,14 @@ from treadwell.daemon.config import (
     EX_CONFIG,
     BleSettings,
     ConfigError,
+    ExportSettings,
     FlagsSettings,
     FootpodSettings,
     MqttSettings,
     RulesSettings,
+    RunnerSettings,
     Settings,
+    StorageSettings,
     StrapSettings,
     TreadmillSettings,
     load_settings,
@@ -434,12 +437,17 @@ def test_the_example_config_is_valid_and_documents_every_key() -> None:
         TreadmillSettings,
         StrapSettings,
         FootpodSettings,
+        RunnerSettings,
         RulesSettings,
         FlagsSettings,
+        StorageSettings,
+        ExportSettings,
     ]
+    sections = {"mqtt", "ble", "treadmills", "straps", "footpods", "runners", "rules", "flags"}
+    sections |= {"storage", "export"}
     for model in models:
         for name in model.model_fields:
-            if name not in {"mqtt", "ble", "treadmills", "straps", "footpods", "rules", "flags"}:
+            if name not in sections:
                 assert f"{name} = " in EXAMPLE_CONFIG, f"{model.__name__}.{name}"
 
 
@@ -490,3 +498,113 @@ def test_config_example_prints_the_example(clean_env: Path) -> None:
     result = _treadwell("config", "example", env={"HOME": str(clean_env)})
     assert result.returncode == 0
     assert result.stdout == EXAMPLE_CONFIG
+
+
+# -- what passes the check must run and mean what it says ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("toml", "key"),
+    [
+        ('[[treadmills]]\nautomation_allowed = "yes"\n', "treadmills.0.automation_allowed"),
+        ('[mqtt]\nport = "1883"\n', "mqtt.port"),
+        ("[mqtt]\ntls = 1\n", "mqtt.tls"),
+        ("[mqtt]\ndiscovery = 0\n", "mqtt.discovery"),
+        ('[rules]\nhr_drift_bpm = "10"\n', "rules.hr_drift_bpm"),
+        ('[ble]\nspeedup = "2"\n', "ble.speedup"),
+    ],
+)
+def test_a_file_value_of_the_wrong_toml_type_is_refused_not_converted(
+    tmp_path: Path, toml: str, key: str
+) -> None:
+    found = problems(write(tmp_path / "c.toml", toml))
+    assert [k for k, _ in found] == [key], found
+    assert "must be" in found[0][1]
+    assert ", not " in found[0][1]
+
+
+def test_numbers_where_decimals_are_expected_and_paths_as_strings_are_fine(
+    tmp_path: Path,
+) -> None:
+    config = write(
+        tmp_path / "c.toml",
+        f'state_dir = "{tmp_path}"\n[ble]\nspeedup = 2\n[[treadmills]]\nmax_incline_pct = 4\n',
+    )
+    settings = load_settings(config)
+    assert settings.ble.speedup == 2.0
+    assert settings.treadmills[0].max_incline_pct == 4.0
+    assert settings.state_dir == tmp_path
+
+
+def test_environment_values_are_text_and_still_converted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TREADWELL_MQTT__PORT", "1884")
+    monkeypatch.setenv("TREADWELL_MQTT__TLS", "false")
+    settings = load_settings(write(tmp_path / "c.toml", "[mqtt]\nport = 1883\n"))
+    assert (settings.mqtt.port, settings.mqtt.tls) == (1884, False)
+
+
+def test_stop_timeout_zero_is_refused_as_no_run_could_start() -> None:
+    assert keys(rules={"stop_timeout_s": 0}) == ["rules.stop_timeout_s"]
+
+
+@pytest.mark.parametrize(
+    "base", ["$SYS/treadwell", "gym$", "gym\x07", "tread\nwell", "gym/+", "gym/#", "a\x00b"]
+)
+def test_a_base_topic_with_dollar_control_characters_or_wildcards_is_refused(base: str) -> None:
+    assert keys(mqtt={"base_topic": base}) == ["mqtt.base_topic"]
+
+
+@pytest.mark.parametrize(
+    ("base", "prefix"),
+    [
+        ("homeassistant", "homeassistant"),
+        ("homeassistant/treadwell", "homeassistant"),
+        ("ha", "ha/discovery"),
+    ],
+)
+def test_a_base_topic_overlapping_the_discovery_prefix_is_refused(base: str, prefix: str) -> None:
+    found = problems(mqtt={"base_topic": base, "discovery_prefix": prefix})
+    assert [k for k, _ in found] == ["mqtt.base_topic"]
+    assert "discovery prefix" in found[0][1]
+
+
+def test_a_huge_name_is_refused_with_a_short_clear_message(tmp_path: Path) -> None:
+    name = "x" * 70_000
+    config = write(tmp_path / "c.toml", f'[[treadmills]]\nname = "{name}"\n')
+    found = problems(config)
+    assert [k for k, _ in found] == ["treadmills.0.name"]
+    assert "at most 100 characters" in found[0][1]
+    assert "70000 characters" in found[0][1]
+    assert len(ConfigError(found).format()) < 300
+
+
+def test_a_purely_cyrillic_name_is_accepted_with_a_transliterated_slug() -> None:
+    settings = load_settings(None, {"treadmills": [{"name": "Беговая дорожка"}]})
+    assert settings.treadmills[0].slug == "begovaya_dorozhka"
+    assert slugify("Living room treadmill") == "living_room_treadmill"
+    assert slugify("Café 2") == "caf_2"  # names that had a slug keep it: topics do not move
+
+
+def test_a_ceiling_of_zero_means_never_incline_and_the_summary_says_so(
+    tmp_path: Path, clean_env: Path
+) -> None:
+    config = write(
+        tmp_path / "c.toml",
+        "[[treadmills]]\nname = 'Garage'\nautomation_allowed = true\nmax_incline_pct = 0\n"
+        "[[treadmills]]\nname = 'Loft'\nautomation_allowed = true\nmax_incline_pct = 2.5\n"
+        "[[treadmills]]\nname = 'Spare'\n",
+    )
+    settings = load_settings(config)
+    assert settings.rules.to_rules_config(settings.treadmills[0]).max_incline_pct == 0
+    result = _treadwell("config", "check", "--config", str(config), env={"HOME": str(clean_env)})
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    garage = lines.index("  treadmill: Garage (first found)")
+    assert "incline: never" in lines[garage + 1]
+    loft = lines.index("  treadmill: Loft (first found)")
+    assert "up to 2.5%, Treadwell may set it" in lines[loft + 1]
+    spare = lines.index("  treadmill: Spare (first found)")
+    assert "up to 3%, suggested only, never set" in lines[spare + 1]
+    assert "automation_allowed = false" in lines[spare + 1]

@@ -32,10 +32,11 @@ def shown_kinds(stdout: str) -> list[str]:
 def test_the_default_demo_tells_the_whole_achy_story_on_the_embedded_broker() -> None:
     result = demo()
     assert result.returncode == 0, result.stderr
+    # The warm-up before the belt moves; no form cue: the demo's heart rate only follows
+    # its speed changes and its pause, which is not drift.
     assert shown_kinds(result.stdout) == [
         "WARMUP",
         "INCLINE",
-        "FORM",
         "HYDRATION",
         "STRETCH",
         "HYDRATION",
@@ -53,6 +54,16 @@ def test_a_red_flag_demo_says_stop_running_and_never_inclines() -> None:
     kinds = shown_kinds(result.stdout)
     assert kinds[0] == "STOP RUNNING"
     assert "INCLINE" not in kinds
+    assert kinds[-1] == "CHECKIN"
+
+
+def test_a_check_flag_demo_asks_to_get_checked_and_never_inclines() -> None:
+    result = demo("--back-pain", "check")
+    assert result.returncode == 0, result.stderr
+    kinds = shown_kinds(result.stdout)
+    assert kinds[:2] == ["WARMUP", "GET CHECKED"]
+    assert "INCLINE" not in kinds
+    assert "STOP RUNNING" not in kinds
     assert kinds[-1] == "CHECKIN"
 
 

@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from treadwell.daemon.discovery import build_device_discovery, discovery_object_id
-from treadwell.daemon.messages import PROMPT_KINDS, parse_command
+from treadwell.daemon.messages import parse_command
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "discovery.json"
 BASE = "treadwell"
@@ -35,6 +35,7 @@ def build(**changes: Any) -> tuple[str, dict[str, Any]]:
         "incline_min": 0.0,
         "incline_max": 15.0,
         "incline_step": 0.5,
+        "runners": ("alice", "bob"),
     } | changes
     return build_device_discovery(**arguments)
 
@@ -98,7 +99,7 @@ def test_treadmill_entities_need_both_the_daemon_and_the_treadmill_link() -> Non
     daemon_only = [{"topic": f"{BASE}/status"}]
     for key, component in components().items():
         assert component["availability_mode"] == "all"
-        expected = daemon_only if key in {"connected", "back_pain", "prompt"} else both
+        expected = daemon_only if key in {"connected", "runner"} else both
         assert component["availability"] == expected, key
 
 
@@ -110,17 +111,14 @@ def test_the_expected_entities_are_there() -> None:
         "heart_rate": "sensor",
         "distance": "sensor",
         "elapsed_time": "sensor",
+        "cadence": "sensor",
+        "stride_length": "sensor",
         "suggested_incline": "sensor",
         "running": "binary_sensor",
         "connected": "binary_sensor",
-        "back_pain": "select",
+        "runner": "select",
         "target_incline": "number",
-        "prompt": "event",
     }
-
-
-def test_the_prompt_event_lists_every_prompt_kind() -> None:
-    assert components()["prompt"]["event_types"] == list(PROMPT_KINDS)
 
 
 def test_the_target_incline_number_uses_the_given_limits() -> None:
@@ -130,22 +128,58 @@ def test_the_target_incline_number_uses_the_given_limits() -> None:
     assert (number["min"], number["max"], number["step"]) == (-3.0, 12.0, 0.1)
 
 
-@pytest.mark.parametrize(
-    ("low", "high", "step"), [(5.0, 5.0, 0.5), (10.0, 0.0, 0.5), (0.0, 15.0, 0.0)]
-)
-def test_an_empty_incline_range_or_step_is_refused(low: float, high: float, step: float) -> None:
+@pytest.mark.parametrize("step", [0.0, -0.5])
+def test_an_incline_step_that_is_not_positive_is_refused(step: float) -> None:
     with pytest.raises(ValueError, match="bad incline range"):
-        build(incline_min=low, incline_max=high, incline_step=step)
+        build(incline_step=step)
 
 
-@pytest.mark.parametrize("option", ["none", "ache", "red"])
-def test_the_back_pain_select_produces_a_valid_flags_command(option: str) -> None:
-    select = components()["back_pain"]
+@pytest.mark.parametrize(("low", "high"), [(0.0, 0.0), (5.0, 5.0), (10.0, 0.0)])
+def test_a_ceiling_that_allows_no_incline_offers_no_target_incline_control(
+    low: float, high: float
+) -> None:
+    # max_incline_pct = 0 means "never incline": the device is still announced, without
+    # a number a dashboard could use to set one.
+    topic, payload = build(incline_min=low, incline_max=high)
+    assert topic == "homeassistant/device/treadwell-gym_treadmill/config"
+    assert "target_incline" not in payload["components"]
+    assert {"speed", "incline", "runner"} <= set(payload["components"])
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [("gym.a", "gym_a"), ("gym a", "gym_a"), ("gym/a", "gym.a"), ("Gym", "gym")],
+)
+def test_client_ids_that_clean_to_the_same_text_get_distinct_discovery_ids(
+    first: str, second: str
+) -> None:
+    topic_a, payload_a = build(daemon_id=first)
+    topic_b, payload_b = build(daemon_id=second)
+    assert topic_a != topic_b
+    assert payload_a["device"]["identifiers"] != payload_b["device"]["identifiers"]
+    ids_a = {c["unique_id"] for c in payload_a["components"].values()}
+    ids_b = {c["unique_id"] for c in payload_b["components"].values()}
+    assert not ids_a & ids_b
+
+
+def test_a_clean_client_id_keeps_its_discovery_id() -> None:
+    # Ids made of [a-zA-Z0-9_-] are used as they are, so existing devices do not move.
+    assert discovery_object_id("treadwell-gym_1", "treadmill") == "treadwell-gym_1_treadmill"
+
+
+@pytest.mark.parametrize("option", ["auto", "alice", "bob"])
+def test_the_runner_select_produces_a_valid_runner_command(option: str) -> None:
+    select = components()["runner"]
     assert option in select["options"]
-    # Render the command template the way Home Assistant does for this simple template.
-    rendered = select["command_template"].replace("{{ value }}", option).encode()
-    command = parse_command(select["command_topic"], rendered, base=BASE, devices=["treadmill"])
-    assert command.model_dump() == {"back_pain": option, "days": None}
+    command = parse_command(
+        select["command_topic"],
+        option.encode(),
+        base=BASE,
+        devices=["treadmill"],
+        runners=["alice", "bob"],
+    )
+    expected = None if option == "auto" else option
+    assert command.model_dump() == {"device": "treadmill", "runner": expected}
 
 
 def test_the_target_incline_command_topic_is_one_the_bridge_accepts() -> None:

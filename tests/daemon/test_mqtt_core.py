@@ -340,7 +340,14 @@ def test_topic_names_round_trip_for_incline_commands() -> None:
     assert topics.incline_set_device("a/b/x/y/incline/set", "a/b") is None
     assert topics.incline_set_device("a/b//incline/set", "a/b") is None
     assert topics.incline_set_device(topics.flags_set("a/b"), "a/b") is None
-    assert topics.command_filters("t") == ("t/flags/set", "t/checkin", "t/+/incline/set")
+    assert topics.command_filters("t") == (
+        "t/flags/set",
+        "t/checkin",
+        "t/+/incline/set",
+        "t/+/runner/set",
+        "t/runners/+/flags/set",
+        "t/runners/+/checkin",
+    )
 
 
 # -- reconnect pacing -------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from treadwell.daemon.messages import (
     ErrorReport,
     FlagsSetCommand,
     InclineSetCommand,
+    checkin_event_from,
     command_topics,
     flags_payload,
     flags_payload_from,
@@ -138,7 +139,14 @@ def test_bad_commands_are_rejected_with_a_short_clear_error(
 
 
 def test_command_topics_cover_every_command() -> None:
-    assert command_topics("tw") == ("tw/flags/set", "tw/checkin", "tw/+/incline/set")
+    assert command_topics("tw") == (
+        "tw/flags/set",
+        "tw/checkin",
+        "tw/+/incline/set",
+        "tw/+/runner/set",
+        "tw/runners/+/flags/set",
+        "tw/runners/+/checkin",
+    )
 
 
 @settings(max_examples=300)
@@ -219,6 +227,7 @@ def test_state_payload_carries_every_field_and_nulls_the_unknown() -> None:
         running=True,
         connected=True,
         run_id="run-1",
+        runner="alice",
     )
     assert json.loads(payload) == {
         "speed_kmh": 8.5,
@@ -229,6 +238,9 @@ def test_state_payload_carries_every_field_and_nulls_the_unknown() -> None:
         "running": True,
         "connected": True,
         "run_id": "run-1",
+        "runner": "alice",
+        "cadence_spm": None,
+        "stride_length_m": None,
     }
 
 
@@ -277,6 +289,7 @@ def test_prompt_payload_carries_the_event_type_and_the_suggested_incline() -> No
         "created_at": "2026-11-26T08:00:00+01:00",
         "disclaimer": "Not medical advice.",
         "urgent": False,
+        "runner": None,
         "suggested_incline_pct": 2.5,
     }
 
@@ -384,13 +397,28 @@ def test_a_rules_engine_prompt_becomes_prompt_json() -> None:
         "title": "Stop running",
         "message": "Sharp pain: stop and see a healthcare provider.",
         "steps": [
-            {"name": "walk slowly", "seconds": 120, "reps": None, "per_side": False},
-            {"name": "figure-4 stretch", "seconds": None, "reps": "2", "per_side": True},
+            {
+                "name": "walk slowly",
+                "seconds": 120,
+                "reps": None,
+                "per_side": False,
+                "max_seconds": None,
+                "how": None,
+            },
+            {
+                "name": "figure-4 stretch",
+                "seconds": None,
+                "reps": "2",
+                "per_side": True,
+                "max_seconds": None,
+                "how": None,
+            },
         ],
         "run_id": "run-1",
         "created_at": "2026-11-26T08:00:00+00:00",
         "disclaimer": "Not medical advice.",
         "urgent": True,
+        "runner": None,
     }
 
 
@@ -429,5 +457,53 @@ def test_a_run_summary_becomes_run_json_with_a_prompt_count() -> None:
         "average_hr_bpm": None,
         "max_hr_bpm": None,
         "prompt_ids": ["run-1-warmup", "run-1-incline"],
+        "runner": None,
+        "treadmill": None,
         "prompts_issued": 2,
     }
+
+
+@pytest.mark.parametrize(
+    ("payload", "pain", "kinds"),
+    [
+        (b'{"pain": 3, "kind": "ache"}', 3, {"ache"}),
+        (b'{"pain": 8, "kinds": ["sharp", "radiating"]}', 8, {"sharp", "radiating"}),
+        (
+            b'{"pain": 8, "kind": "sharp", "kinds": ["radiating", "sharp"]}',
+            8,
+            {"sharp", "radiating"},
+        ),
+        (b'{"pain": 0, "kinds": ["none"]}', 0, {"none"}),
+    ],
+)
+def test_a_checkin_names_one_kind_or_several_and_reaches_the_rules_whole(
+    payload: bytes, pain: int, kinds: set[str]
+) -> None:
+    command = parse("tw/checkin", payload)
+    assert isinstance(command, CheckinCommand)
+    assert set(command.kinds) == kinds
+    assert command.kind == command.kinds[0]
+    event = checkin_event_from(command)
+    assert event.pain == pain
+    assert {str(kind) for kind in event.kinds} == kinds
+
+
+@pytest.mark.parametrize(
+    ("payload", "error"),
+    [
+        (b'{"pain": 8, "kinds": []}', "kinds must be a non-empty list"),
+        (b'{"pain": 8, "kinds": "sharp"}', "kinds must be a non-empty list"),
+        (b'{"pain": 8, "kinds": [1]}', "every pain kind must be a string"),
+        (b'{"pain": 8, "kinds": ["none", "sharp"]}', "'none' cannot be combined"),
+        (b'{"pain": 8, "kinds": ["sharp", "dull"]}', "kinds.1: Input should be"),
+    ],
+)
+def test_bad_checkin_kinds_are_refused_with_a_reason(payload: bytes, error: str) -> None:
+    with pytest.raises(CommandError, match=error):
+        parse("tw/checkin", payload)
+
+
+@pytest.mark.parametrize("back_pain", ["none", "ache", "check", "red"])
+def test_every_flag_level_can_be_set(back_pain: str) -> None:
+    command = parse("tw/flags/set", json.dumps({"back_pain": back_pain}).encode())
+    assert command == FlagsSetCommand(back_pain=back_pain)  # type: ignore[arg-type]

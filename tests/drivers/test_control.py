@@ -31,6 +31,7 @@ from treadwell.drivers.events import (
     InclineConfirmed,
     LinkConnected,
     MachineStatusChanged,
+    TreadmillReading,
 )
 from treadwell.drivers.incline import InclineLimits
 from treadwell.drivers.treadmill import TreadmillLink
@@ -195,6 +196,8 @@ async def test_unknown_result_code_is_still_a_control_point_error(world: Virtual
 async def test_result_of_the_set_itself_is_reported(world: VirtualWorld) -> None:
     async with rig_for(world) as rig:
         await rig.link.set_incline(1.0, limits=LIMITS)
+        rig.treadmill.set_belt(5.0)
+        await rig.recorder.wait_for(TreadmillReading, lambda r: (r.data.speed_kmh or 0) > 0)
         rig.treadmill.force_result = ResultCode.OPERATION_FAILED
 
         with pytest.raises(OperationFailedError) as caught:

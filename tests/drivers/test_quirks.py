@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 import pytest
@@ -50,6 +51,9 @@ MILE = 1.609344
         ("TM4500", lambda q: q.incline_min_pct == -3.0),
         ("NordicTrack Commercial 1750", lambda q: q.incline_min_pct == -3.0),
         ("Paragon X", lambda q: q.set_incline_only_while_running),
+        ("FS-A1B2C3", lambda q: q.no_start_resume),
+        ("SF-T5", lambda q: q.no_start_resume),
+        ("WellFit TM", lambda q: q.request_control_twice),
     ],
 )
 def test_each_documented_model_gets_its_quirks(name: str, check: object) -> None:
@@ -59,14 +63,19 @@ def test_each_documented_model_gets_its_quirks(name: str, check: object) -> None
     assert check(quirks)
 
 
-def test_every_table_entry_is_exercised_by_the_table_test() -> None:
-    names = [
-        "FS-BT-T4", "KS-HD-Z1D", "CITYSPORTS-Linker", "T01_2C61", "3G Elite", "SOLE F85",
-        "SOLE F80", "TT8", "Sole S77", "KETTLER Treadmill", "Adidas T-19", "TM6500",
-        "NordicTrack Commercial 1750", "Paragon X",
-    ]  # fmt: skip
-    matched = {next(e for e in QUIRKS if e.matches(n)).pattern for n in names}
-    assert matched == {entry.pattern for entry in QUIRKS}
+def test_every_named_row_matches_its_own_example_first() -> None:
+    for entry in QUIRKS:
+        if entry.pattern is None:
+            continue
+        assert entry.example, entry.pattern
+        assert next(e for e in QUIRKS if e.matches(entry.example)) is entry
+
+
+def test_every_row_names_its_deviation_and_its_evidence() -> None:
+    for entry in QUIRKS:
+        assert entry.deviation.startswith("D"), entry
+        assert entry.evidence, entry
+    assert not any(entry.matches("anything") for entry in QUIRKS if entry.pattern is None)
 
 
 @pytest.mark.parametrize("name", [None, "", "Treadwell Virtual Treadmill", "Horizon 7.0AT"])
@@ -75,7 +84,7 @@ def test_unknown_models_follow_the_spec(name: str | None) -> None:
 
 
 def test_a_new_model_is_one_table_entry() -> None:
-    table = (QuirkEntry(r"ACME RUN", Quirks(incline_step_pct=1.0), "test"), *QUIRKS)
+    table = (QuirkEntry(r"ACME RUN", Quirks(incline_step_pct=1.0), "D8", "test"), *QUIRKS)
     assert quirks_for("acme run 5", table).incline_step_pct == 1.0
     assert quirks_for("ACME RUN 5") == Quirks()
 
@@ -166,7 +175,9 @@ async def test_one_percent_step_model_gets_whole_percent_targets(world: VirtualW
 
 
 @pytest.mark.looptime
-async def test_decline_minimum_from_the_table_replaces_a_wrong_range(world: VirtualWorld) -> None:
+async def test_table_decline_minimum_never_widens_the_range_the_deck_reports(
+    world: VirtualWorld,
+) -> None:
     await world.add_treadmill(
         TreadmillConfig(name="TM6500", incline_range=InclinationRange(0.0, 15.0, 0.5))
     )
@@ -175,11 +186,26 @@ async def test_decline_minimum_from_the_table_replaces_a_wrong_range(world: Virt
         connected = await recorder.wait_for(LinkConnected)
 
     assert connected.info is not None
-    assert connected.info.incline_range == InclinationRange(-3.0, 15.0, 0.5)
+    assert connected.info.incline_range == InclinationRange(0.0, 15.0, 0.5)
+    assert any("deck's own minimum is kept" in note for note in connected.info.notes)
 
 
 @pytest.mark.looptime
-async def test_set_only_while_running_model_refuses_a_stopped_belt_without_sending(
+async def test_table_decline_minimum_narrows_a_deeper_reported_range(world: VirtualWorld) -> None:
+    await world.add_treadmill(
+        TreadmillConfig(name="TM6500", incline_range=InclinationRange(-6.0, 15.0, 0.5))
+    )
+    recorder = Recorder()
+    async with running(link_to(world, recorder)):
+        connected = await recorder.wait_for(LinkConnected)
+
+    assert connected.info is not None
+    assert connected.info.incline_range == InclinationRange(-3.0, 15.0, 0.5)
+    assert connected.info.notes == ()
+
+
+@pytest.mark.looptime
+async def test_set_only_while_running_model_gets_the_target_once_the_belt_runs(
     world: VirtualWorld,
 ) -> None:
     treadmill = await world.add_treadmill(
@@ -189,18 +215,43 @@ async def test_set_only_while_running_model_refuses_a_stopped_belt_without_sendi
     link = link_to(world, recorder)
     async with running(link):
         await recorder.wait_for(LinkConnected)
-        with pytest.raises(BeltNotRunningError, match="start the belt first"):
-            await link.set_incline(2.0, limits=LIMITS)
+        pending = asyncio.create_task(link.set_incline(2.0, limits=LIMITS))
+        mark = recorder.mark()
+        await recorder.wait_for(TreadmillReading, after=mark)
+        await recorder.wait_for(TreadmillReading, after=recorder.mark())
+        assert not pending.done()
         assert treadmill.control_log == []
         treadmill.set_belt(6.0)
-        await recorder.wait_for(TreadmillReading, lambda r: (r.data.speed_kmh or 0) > 0)
-        sent = await link.set_incline(2.0, limits=LIMITS)
+        sent = await asyncio.wait_for(pending, 30.0)
 
     assert sent == 2.0
     assert [int(r.op) for r in treadmill.control_log] == [
         ControlOp.REQUEST_CONTROL,
         ControlOp.SET_TARGET_INCLINATION,
     ]
+
+
+@pytest.mark.looptime
+async def test_set_only_while_running_model_says_so_when_the_belt_never_starts(
+    world: VirtualWorld,
+) -> None:
+    treadmill = await world.add_treadmill(
+        TreadmillConfig(name="SOLE F80", reject_set_while_stopped=True)
+    )
+    recorder = Recorder()
+    link = TreadmillLink(
+        target(DeviceKind.TREADMILL),
+        backend=world.backend,
+        on_event=recorder,
+        backoff=FAST,
+        belt_wait_s=5.0,
+    )
+    async with running(link):
+        await recorder.wait_for(LinkConnected)
+        with pytest.raises(BeltNotRunningError, match="start the belt first"):
+            await link.set_incline(2.0, limits=LIMITS)
+
+    assert treadmill.control_log == []
 
 
 @pytest.mark.looptime

@@ -62,3 +62,16 @@ def test_footprint_reports_ready_time_memory_and_import_time() -> None:
         assert output[key] > 0, key
     assert output["rss_mb"] < 1024  # megabytes, not kilobytes
     assert "treadwell" in output["heaviest_ms"]
+
+
+def test_store_growth_reports_size_per_year_and_read_times() -> None:
+    output = run_bench("bench.store_growth", "--days", "3", "--minutes", "2", "--years", "2")
+
+    first, second = output["years"]
+    assert (first["runs"], second["runs"]) == (3, 6)
+    assert first["samples"] == 3 * 120
+    assert second["samples"] == 6 * 120  # two years of three days: nothing old enough to prune
+    assert 0 < first["file_bytes"] <= second["file_bytes"]
+    assert first["bytes_per_sample"] > 0
+    assert output["history_s"] > 0
+    assert output["export_last_fit_s"] > 0

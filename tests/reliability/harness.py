@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parents[2]
 WAIT_S = 30.0
 # "prompt <id> (<kind>): <title>" when raised, "prompt <id> (<kind>) is due" when scheduled.
-_PROMPT_LINE = re.compile(r"treadwell\.daemon\.app: prompt (\S+) \((\w+)\)")
+_PROMPT_LINE = re.compile(r"treadwell\.daemon\.(?:app|effects): prompt (\S+) \((\w+)\)")
 
 
 def _toml_value(value: object) -> str:

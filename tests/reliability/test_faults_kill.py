@@ -145,3 +145,31 @@ async def test_killed_mid_run_the_history_holds_each_run_once_and_none_left_open
             assert summary["distance_m"] >= 0
             assert summary["duration_s"] > 0
             assert run["ended_at"] >= run["started_at"]
+
+
+async def test_killed_just_after_each_run_ends_every_run_is_finished_once_and_none_resumed(
+    broker: Mosquitto, tmp_path: Path, procs: list[DaemonProcess]
+) -> None:
+    # The run's end (record, state, scheduled prompts) is one transaction: a kill right after
+    # it can neither leave the run open for the next incarnation to resume nor lose it.
+    daemon = make_daemon(broker, tmp_path, stop_timeout_s=30.0)
+    procs.append(daemon)
+    state_dir = tmp_path / "state"
+    incarnations = 4
+    async with recording(broker, "tw/run") as dash:
+        for ended in range(1, incarnations + 1):
+            daemon.start()
+            await daemon.wait_log(r"run \S+ ended", count=ended)
+            if ended < incarnations:
+                daemon.kill()
+        await dash.wait_for(lambda: bool(dash.on("tw/run")), "the retained run")
+        assert daemon.stop() == 0
+    runs = history(state_dir)
+    assert integrity(state_dir / "treadwell.sqlite") == "ok"
+    assert [run["status"] for run in runs] == ["finished"] * incarnations
+    run_ids = [run["run_id"] for run in runs]
+    assert len(set(run_ids)) == incarnations
+    assert all(run["runner"] == "default" for run in runs)
+    last = json.loads(dash.on("tw/run")[-1].payload)
+    assert last["run_id"] == runs[0]["run_id"]
+    assert "resuming" not in daemon.log()

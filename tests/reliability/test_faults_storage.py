@@ -1,9 +1,11 @@
 """A read-only or full state directory: a clear error, no crash loop, no corrupt file.
 
 The daemon runs as a real subprocess. Read-only: as root, file modes do not stop writes, so
-the daemon is started as `nobody` there. Full: the state directory is a small tmpfs mounted in
-a private mount namespace (`unshare`), filled from outside through `/proc/<pid>/root` while
-the daemon runs; skipped where mount namespaces are not allowed.
+the daemon is started without the capabilities that bypass them (see
+`tests.support.unprivileged`; another user may not reach the interpreter at all). Full: the
+state directory is a small tmpfs mounted in a private mount namespace (`unshare`), filled
+from outside through `/proc/<pid>/root` while the daemon runs; skipped where mount
+namespaces are not allowed.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from tests.reliability.harness import DaemonProcess, daemon_config, duplicates, recording
+from tests.support.unprivileged import SKIP_REASON, held_to_file_modes
 from treadwell.daemon.config import EX_CONFIG
 
 if TYPE_CHECKING:
@@ -33,7 +36,6 @@ if TYPE_CHECKING:
 
 pytestmark = [pytest.mark.reliability, pytest.mark.mqtt]
 
-NOBODY = 65534
 # Mount a small tmpfs on the state directory, run the daemon, keep its files when it ends.
 _FULL_DISK_SCRIPT = """
 state=$1 out=$2 pidfile=$3; shift 3
@@ -49,7 +51,7 @@ exit $rc
 
 @pytest.fixture
 def shared_dir() -> Iterator[Path]:
-    """A directory another user can read (pytest's own are private to their owner)."""
+    """A scratch directory; the modes the tests take away are given back for clean-up."""
     path = Path(tempfile.mkdtemp(prefix="treadwell-ro-"))
     path.chmod(0o755)
     try:
@@ -62,11 +64,13 @@ def shared_dir() -> Iterator[Path]:
 
 
 def read_only_daemon(broker: Mosquitto, workdir: Path, state: Path) -> DaemonProcess:
+    prefix = held_to_file_modes()
+    if prefix is None:
+        pytest.skip(SKIP_REASON)
     workdir.mkdir(exist_ok=True)
-    workdir.chmod(0o777)  # the test writes the config and log there, `nobody` reads the config
     daemon = DaemonProcess(daemon_config(broker, state), workdir)
-    if os.geteuid() == 0:
-        daemon.user = NOBODY
+    # Not another user: one may not reach the interpreter (a clone in a private directory).
+    daemon.wrapper = prefix
     return daemon
 
 

@@ -30,6 +30,7 @@ from treadwell.drivers.virtual.profile import RunProfile
 from treadwell.drivers.virtual.strap import StrapConfig
 from treadwell.drivers.virtual.treadmill import TreadmillConfig
 from treadwell.drivers.virtual.world import VirtualWorld
+from treadwell.rules.household import limits_for
 from treadwell.rules.model import BackPain
 
 if TYPE_CHECKING:
@@ -87,8 +88,9 @@ class WatchedLog(list[ControlPointRequest]):
         self.sent: list[Sent] = []
 
     def append(self, request: ControlPointRequest) -> None:
-        engine = self.daemon.channels[self.slug].engine
-        red = engine.flags.effective(self.daemon._clock.now()) is BackPain.RED
+        house = self.daemon.house
+        flags = house.runner(house.runner_on(self.slug)).flags
+        red = flags.effective(self.daemon._clock.now()) is BackPain.RED
         self.sent.append(Sent(request, red))
         super().append(request)
 
@@ -182,7 +184,7 @@ async def test_the_treadmill_never_gets_an_unsafe_incline_or_a_speed(
         for action in script:
             await play(action, treadmill, client, base)
         await asyncio.sleep(1.0)  # let procedures in flight finish
-        limits = daemon.channels["treadmill"].limits
+        low, high = limits_for(daemon.house, "treadmill")
     rng = treadmill.config.incline_range
     assert rng is not None
     for sent in watched.sent:
@@ -191,6 +193,6 @@ async def test_the_treadmill_never_gets_an_unsafe_incline_or_a_speed(
         if request.op != ControlOp.SET_TARGET_INCLINATION:
             continue
         assert request.incline_pct is not None
-        assert limits.min_pct <= request.incline_pct <= limits.max_pct, (request, limits)
+        assert low <= request.incline_pct <= high, (request, low, high)
         assert rng.min_pct <= request.incline_pct <= rng.max_pct, (request, rng)
         assert not sent.red, f"incline {request.incline_pct}% sent under a red flag: {script}"

@@ -51,12 +51,23 @@ class Driver:
         heart_rate_bpm: int | None = None,
         step_s: float = 5.0,
         follow_incline: bool = True,
+        cadence_spm: float | None = None,
+        stride_length_m: float | None = None,
     ) -> None:
         """Readings every `step_s` at a steady speed; the incline follows what we set."""
         t = start_s
         incline = incline_pct
         while t <= end_s:
-            self.send(t, ReadingReceived(Reading(speed_kmh, incline, None, heart_rate_bpm, None)))
+            reading = Reading(
+                speed_kmh,
+                incline,
+                None,
+                heart_rate_bpm,
+                None,
+                cadence_spm=cadence_spm,
+                stride_length_m=stride_length_m,
+            )
+            self.send(t, ReadingReceived(reading))
             if follow_incline:
                 for action in self.actions[-3:]:
                     if isinstance(action, SetIncline):

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.rules.runs import T0
-from treadwell.rules.actions import PublishPrompt, SetIncline
+from treadwell.rules.actions import PublishPrompt, RunEnded, SetIncline
 from treadwell.rules.engine import evaluate, initial_state
 from treadwell.rules.events import (
     CheckinReceived,
@@ -33,6 +33,8 @@ _readings = st.builds(
     total_distance_m=st.none(),
     heart_rate_bpm=st.one_of(st.none(), st.integers(60, 200)),
     elapsed_time_s=st.none(),
+    cadence_spm=st.one_of(st.none(), st.sampled_from([0.0, 120.0, 145.0, 170.0])),
+    stride_length_m=st.one_of(st.none(), st.sampled_from([0.8, 1.2])),
 )
 _treadmills = st.builds(
     lambda low, span, step, can: Treadmill(can, low, low + span, step),
@@ -55,6 +57,12 @@ _events: st.SearchStrategy[Event] = st.one_of(
         st.one_of(st.none(), st.integers(0, 4000).map(lambda s: T0 + timedelta(seconds=s))),
     ),
     st.builds(CheckinReceived, st.integers(0, 10), st.sampled_from(list(PainKind))),
+    st.builds(
+        CheckinReceived,
+        st.integers(0, 10),
+        st.sampled_from([PainKind.SHARP, PainKind.RADIATING]),
+        st.lists(st.sampled_from([PainKind.ACHE, PainKind.SHARP, PainKind.RADIATING])).map(tuple),
+    ),
     st.just(TimerFired("tick")),
 )
 # Run-shaped sequences: mostly moving readings a few seconds apart, so runs really start and
@@ -68,6 +76,7 @@ _moving = st.builds(
         total_distance_m=st.none(),
         heart_rate_bpm=st.one_of(st.none(), st.integers(60, 200)),
         elapsed_time_s=st.none(),
+        cadence_spm=st.one_of(st.none(), st.sampled_from([140.0, 170.0])),
     ),
 )
 _run_events: st.SearchStrategy[Event] = st.tuples(st.integers(0, 9), _moving, _events).map(
@@ -155,6 +164,12 @@ def _check_invariants(config: RulesConfig, steps: list[tuple[int, Event]]) -> No
                 assert action.prompt.id not in seen
                 seen.add(action.prompt.id)
                 assert action.prompt.disclaimer
+            if isinstance(action, RunEnded):
+                summary = action.summary
+                # One warm-up per run at most, and no run time beyond start to end.
+                assert sum(i.endswith(":warmup") for i in summary.prompt_ids) <= 1
+                span = (summary.ended_at - summary.started_at).total_seconds()
+                assert summary.duration_s <= span + 0.05  # rounded to 0.1 s
         suggested = state.suggested_incline_pct
         if suggested is not None:
             assert state.running

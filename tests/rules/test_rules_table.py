@@ -8,7 +8,7 @@ import pytest
 
 from tests.rules.runs import MILL, T0, Driver, at, set_inclines
 from treadwell.drivers.errors import TreadwellError
-from treadwell.rules import catalogue, form, incline, session
+from treadwell.rules import catalogue, checkins, form, incline, session
 from treadwell.rules.engine import evaluate, initial_state
 from treadwell.rules.events import (
     CheckinReceived,
@@ -25,6 +25,7 @@ from treadwell.rules.model import (
     Reading,
     RulesConfig,
     RulesInputError,
+    Step,
     Treadmill,
 )
 
@@ -146,7 +147,8 @@ def _form(
     state: form.FormState, speed: float, hr: int | None, seconds: float, incline_pct: float | None
 ) -> tuple[form.FormState, form.FormReason | None]:
     reading = Reading(speed, incline_pct, None, hr, None)
-    config = RulesConfig(hr_baseline_after_s=600)
+    # No settle time: the baseline is the first reading of a stretch (curves: test_form.py).
+    config = RulesConfig(hr_baseline_after_s=600, hr_settle_s=0)
     return form.decide(
         state, reading=reading, distance_m=0.0, run_started_at=T0, now=at(seconds), config=config
     )
@@ -155,16 +157,19 @@ def _form(
 @pytest.mark.parametrize(
     ("samples", "reason"),
     [
-        ([(10.0, 140, 700, 0.0), (10.0, 150, 900, 0.0)], form.FormReason.HEART_RATE_DRIFT),
-        ([(10.0, 140, 700, 0.0), (10.0, 149, 900, 0.0)], None),
-        ([(10.0, 140, 500, 0.0), (10.0, 150, 590, 0.0)], None),  # too early for a baseline
-        ([(10.0, 140, 700, 0.0), (11.0, 150, 900, 0.0)], None),  # faster: new baseline
-        ([(10.0, 140, 700, 0.0), (10.0, 150, 900, 2.5)], None),  # steeper: new baseline
-        ([(10.0, 140, 700, None), (10.0, 150, 900, None)], form.FormReason.HEART_RATE_DRIFT),
-        ([(10.0, 140, 700, None), (10.0, 150, 900, 1.0)], None),
-        ([(10.0, 140, 700, 0.0), (10.0, None, 900, 0.0)], None),
+        ([(10.0, 140, 700, 0.0), (10.0, 150, 710, 0.0)], form.FormReason.HEART_RATE_DRIFT),
+        ([(10.0, 140, 700, 0.0), (10.0, 149, 710, 0.0)], None),
+        ([(10.0, 140, 500, 0.0), (10.0, 150, 510, 0.0)], None),  # too early for a baseline
+        ([(10.0, 140, 700, 0.0), (11.0, 150, 710, 0.0)], None),  # faster: new stretch
+        ([(10.0, 140, 700, 0.0), (10.4, 150, 710, 0.0)], form.FormReason.HEART_RATE_DRIFT),
+        ([(10.0, 140, 700, 0.0), (10.0, 150, 710, 2.5)], None),  # steeper: new stretch
+        ([(10.0, 140, 700, None), (10.0, 150, 710, None)], form.FormReason.HEART_RATE_DRIFT),
+        ([(10.0, 140, 700, None), (10.0, 150, 710, 1.0)], None),
+        ([(10.0, 140, 700, 0.0), (10.0, None, 710, 0.0)], None),
+        ([(10.0, 140, 700, 0.0), (10.0, 150, 730, 0.0)], None),  # a gap: new stretch
+        ([(10.0, 140, 700, 0.0), (0.0, 100, 705, 0.0), (10.0, 150, 710, 0.0)], None),  # pause
         (
-            [(10.0, 140, 700, 0.0), (10.0, 130, 800, 0.0), (10.0, 140, 900, 0.0)],
+            [(10.0, 140, 700, 0.0), (10.0, 130, 705, 0.0), (10.0, 140, 710, 0.0)],
             (form.FormReason.HEART_RATE_DRIFT),
         ),
     ],
@@ -189,10 +194,14 @@ def test_heart_rate_is_not_watched_when_drift_is_off() -> None:
 
 @pytest.mark.parametrize(
     ("duration_s", "words"),
-    [(600, "A glass"), (1200, "A glass"), (1800, "couple of glasses"), (4000, "long one")],
+    [(600, "Refill"), (1200, "Refill"), (1201, "keep sipping"), (4000, "keep sipping")],
 )
-def test_hydration_wording_grows_with_the_run(duration_s: float, words: str) -> None:
-    assert words in catalogue.hydration(duration_s).message
+def test_hydration_is_about_staying_hydrated_not_one_glass(duration_s: float, words: str) -> None:
+    message = catalogue.hydration(duration_s).message
+    assert words in message
+    assert "day to day" in message
+    assert "chronically" in message
+    assert "A glass" not in message
 
 
 def test_every_catalogue_prompt_has_a_title_message_and_sane_steps() -> None:
@@ -209,18 +218,57 @@ def test_every_catalogue_prompt_has_a_title_message_and_sane_steps() -> None:
         catalogue.see_physio(3, 5),
         catalogue.stop_running(from_checkin=True),
         catalogue.stop_running(from_checkin=False),
+        catalogue.get_checked(from_checkin=True),
+        catalogue.get_checked(from_checkin=False),
+        catalogue.stride(140, 10.0),
+        catalogue.shoes(),
     ]
     for text in texts:
         assert text.title
         assert len(text.message) > 40
+        assert "run tall" not in text.message.lower()
+        for step in text.steps:
+            assert step.how
     assert catalogue.warmup().steps == (
         catalogue.LEG_SWINGS,
         catalogue.BUTT_KICKS,
         catalogue.HIP_CARS,
     )
-    assert catalogue.LEG_SWINGS.seconds == 20
+    assert catalogue.LEG_SWINGS.duration == "20 s"
+    assert catalogue.BUTT_KICKS.duration == "20-30 s"
+    assert catalogue.FIGURE_FOUR.duration == "20-30 s"
     assert catalogue.HIP_CARS.reps == "3-5 circles"
+    assert catalogue.HIP_CARS.how is not None
+    assert "floor" in catalogue.HIP_CARS.how
+    assert catalogue.HIP_CARS.duration is None
     assert catalogue.FIGURE_FOUR.per_side
+    assert catalogue.HIP_FLEXOR_STRETCH.how is not None
+    assert "Before the belt starts" in catalogue.warmup().message
+
+
+def test_the_form_cue_warns_against_chest_up_instead_of_asking_for_it() -> None:
+    message = catalogue.form_cue(heart_rate_drift=False).message
+    assert "Do not pull the chest up" in message
+    assert "flares the ribs" in message
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "duration"),
+    [
+        ({"seconds": 30}, "30 s"),
+        ({"seconds": 20, "max_seconds": 30}, "20-30 s"),
+        ({"seconds": 20, "max_seconds": 20}, "20 s"),
+        ({"reps": "5"}, None),
+    ],
+)
+def test_a_step_shows_its_time_or_time_range(kwargs: dict[str, object], duration: str) -> None:
+    assert Step("x", **kwargs).duration == duration  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("kwargs", [{"max_seconds": 30}, {"seconds": 30, "max_seconds": 20}])
+def test_a_step_range_must_run_upwards(kwargs: dict[str, object]) -> None:
+    with pytest.raises(RulesInputError, match="max_seconds"):
+        Step("x", **kwargs)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -234,6 +282,12 @@ def test_every_catalogue_prompt_has_a_title_message_and_sane_steps() -> None:
         ({"hr_drift_bpm": 0}, "hr_drift_bpm"),
         ({"escalate_painful_runs": 6}, "escalate_painful_runs"),
         ({"escalate_painful_runs": 0}, "escalate_painful_runs"),
+        ({"severe_pain": 0}, "severe_pain"),
+        ({"severe_pain": 11}, "severe_pain"),
+        ({"shoe_note_fraction": 0.0}, "shoe_note_fraction"),
+        ({"shoe_note_fraction": 1.5}, "shoe_note_fraction"),
+        ({"hr_settle_s": -1}, "hr_settle_s"),
+        ({"overstride_cadence_spm": float("inf")}, "overstride_cadence_spm"),
     ],
 )
 def test_bad_config_is_refused_with_the_setting_named(
@@ -274,6 +328,51 @@ def test_check_in_pain_outside_zero_to_ten_is_refused(pain: int) -> None:
         CheckinReceived(pain, PainKind.ACHE)
 
 
+def test_a_check_in_cannot_combine_none_with_pain() -> None:
+    with pytest.raises(RulesInputError, match="'none' cannot be combined"):
+        CheckinReceived(3, PainKind.ACHE, (PainKind.NONE,))
+
+
+S, R, N, A = PainKind.SHARP, PainKind.RADIATING, PainKind.NIGHT, PainKind.ACHE
+
+
+@pytest.mark.parametrize(
+    ("pain", "kinds", "level"),
+    [
+        (0, {PainKind.NONE}, None),
+        (6, {A}, None),
+        (2, {S}, BackPain.CHECK),  # sharp: have it checked soon
+        (9, {S}, BackPain.CHECK),  # severe and sharp, but not down the leg
+        (9, {R}, BackPain.CHECK),  # severe, down the leg, not sharp
+        (3, {N}, BackPain.CHECK),  # at night
+        (6, {S, R}, BackPain.CHECK),  # sharp, down the leg, not severe
+        (7, {S, R}, BackPain.RED),  # sharp, severe, down the leg: stop until seen
+        (10, {S, R, N, A}, BackPain.RED),
+    ],
+)
+def test_a_check_ins_red_flag_level(pain: int, kinds: set[PainKind], level: object) -> None:
+    assert checkins.level(pain, frozenset(kinds), RulesConfig().severe_pain) is level
+
+
+@pytest.mark.parametrize(
+    ("kinds", "most"),
+    [(set(), PainKind.NONE), ({A, N}, N), ({N, R}, R), ({R, S, A}, S)],
+)
+def test_a_history_entry_keeps_the_most_serious_kind(kinds: set[PainKind], most: object) -> None:
+    assert checkins.most_serious(frozenset(kinds)) is most
+
+
+@pytest.mark.parametrize(
+    ("flag", "red"),
+    [(BackPain.NONE, False), (BackPain.ACHE, False), (BackPain.CHECK, True), (BackPain.RED, True)],
+)
+def test_both_red_flag_levels_are_red_flags(flag: BackPain, red: bool) -> None:
+    assert flag.is_red_flag is red
+    assert (
+        checkins.red_flag_prompt(flag, "run-1", 1, at(0), from_checkin=False) is None
+    ) is not red
+
+
 @pytest.mark.parametrize(
     ("pain", "kind", "painful", "red"),
     [
@@ -288,6 +387,7 @@ def test_check_in_pain_outside_zero_to_ten_is_refused(pain: int) -> None:
 def test_check_in_kinds(pain: int, kind: PainKind, painful: bool, red: bool) -> None:
     assert CheckinReceived(pain, kind).painful is painful
     assert kind.is_red_flag is red
+    assert CheckinReceived(pain, kind).kinds == {kind}
 
 
 @pytest.mark.parametrize(

@@ -22,9 +22,9 @@ from treadwell.rules.model import BackPain, PainKind, PromptKind, Reading, Rules
 
 def _driver(flag: BackPain = BackPain.NONE, **config: object) -> Driver:
     driver = Driver(initial_state(RulesConfig(**config)), [])  # type: ignore[arg-type]
-    driver.send(-60, TreadmillConnected(MILL))
     if flag is not BackPain.NONE:
-        driver.send(-30, FlagSet(flag))
+        driver.send(-90, FlagSet(flag))
+    driver.send(-60, TreadmillConnected(MILL))
     return driver
 
 
@@ -47,6 +47,8 @@ def test_a_thirty_minute_run_with_an_achy_back_gets_every_prompt_once() -> None:
         PromptKind.HYDRATION,
         PromptKind.STRETCH,
     ]
+    warmup = driver.prompts()[0]
+    assert (warmup.id, warmup.created_at) == ("prerun-20261126T221400Z:warmup", at(-60))
     assert [s.incline_pct for s in set_inclines(driver.actions)] == [2.5]
     incline = driver.prompts()[1]
     assert incline.suggested_incline_pct == 2.5
@@ -62,10 +64,16 @@ def test_a_thirty_minute_run_with_an_achy_back_gets_every_prompt_once() -> None:
     assert summary.incline_time_in_window_s == pytest.approx(1800 - 65, abs=10)
     assert summary.average_hr_bpm == 140
     assert summary.max_hr_bpm == 140
+    # Every prompt the runner gets for this run: the warm-up before it, those in it, and
+    # those after it, scheduled ones included.
     assert summary.prompt_ids == (
-        "run-20261126T221500Z:warmup",
+        "prerun-20261126T221400Z:warmup",
         "run-20261126T221500Z:incline",
         "run-20261126T221500Z:form",
+        "run-20261126T221500Z:hydration",
+        "run-20261126T221500Z:stretch",
+        "run-20261126T221500Z:hydration:2",
+        "run-20261126T221500Z:checkin",
     )
     later = scheduled(driver.actions)
     assert [(s.key, s.at) for s in later] == [
@@ -91,8 +99,12 @@ def test_a_run_with_pauses_stays_one_run() -> None:
     assert len([a for a in driver.actions if isinstance(a, RunStarted)]) == 1
     summary = _summary(driver).summary
     assert summary.run_id == "run-20261126T221500Z"
-    assert summary.duration_s == 1800
-    assert summary.moving_s < summary.duration_s
+    # The stand-still (605-670 s) and the console pause (1201-1505 s) are not run time.
+    assert summary.duration_s == 1800 - 65 - 304
+    assert summary.average_speed_kmh == pytest.approx(8.0, abs=0.1)
+    # Sampled moving time credits up to 10 s of a silent gap to the speed before it.
+    assert summary.duration_s <= summary.moving_s <= summary.duration_s + 10
+    assert summary.ended_at == at(1800)
     assert driver.kinds() == [PromptKind.WARMUP, PromptKind.HYDRATION, PromptKind.STRETCH]
 
 
@@ -176,25 +188,55 @@ def test_a_new_run_cancels_the_last_runs_stale_drink_reminder() -> None:
     assert driver.state.run_id == "run-20261126T224500Z"
 
 
-def test_a_red_check_in_sets_the_red_flag_and_says_stop() -> None:
+def test_a_shooting_pain_check_in_asks_to_get_it_checked_without_stopping() -> None:
     driver = _driver()
     driver.belt(0, 600)
     driver.belt(605, 800, speed_kmh=0.0)
     out = driver.send(5000, CheckinReceived(7, PainKind.RADIATING))
+    assert FlagsChanged(driver.state.flags) in out
+    assert driver.state.flags.back_pain is BackPain.CHECK
+    (checked,) = published(out)
+    assert checked.kind is PromptKind.GET_CHECKED
+    assert not checked.urgent
+    assert checked.id == "run-20261126T221500Z:get_checked:2"
+    # The next run: a reminder to get checked, the warm-up, and no incline help.
+    driver.belt(86400, 86800, incline_pct=0.0)
+    kinds = [p.kind for p in driver.prompts() if p.run_id == "run-20261127T221500Z"]
+    assert kinds == [PromptKind.GET_CHECKED, PromptKind.WARMUP]
+    assert PromptKind.STOP_RUNNING not in driver.kinds()
+    assert set_inclines(driver.actions) == []
+
+
+def test_sharp_severe_pain_down_the_leg_sets_the_red_flag_and_says_stop() -> None:
+    driver = _driver()
+    driver.belt(0, 600)
+    driver.belt(605, 800, speed_kmh=0.0)
+    out = driver.send(5000, CheckinReceived(8, PainKind.SHARP, (PainKind.RADIATING,)))
     assert FlagsChanged(driver.state.flags) in out
     assert driver.state.flags.back_pain is BackPain.RED
     (stop,) = published(out)
     assert stop.kind is PromptKind.STOP_RUNNING
     assert stop.urgent
     assert stop.id == "run-20261126T221500Z:stop_running:2"
+    assert driver.state.history[-1].kind is PainKind.SHARP
     # The next run starts with the stop prompt instead of a warm-up.
     driver.belt(86400, 86500)
     assert driver.prompts()[-1].id == "run-20261127T221500Z:stop_running"
+    assert PromptKind.WARMUP not in [p.kind for p in driver.prompts()[-1:]]
+
+
+def test_a_milder_check_in_never_lowers_the_stop_flag() -> None:
+    driver = _driver(BackPain.RED)
+    out = driver.send(10, CheckinReceived(3, PainKind.NIGHT))
+    assert driver.state.flags.back_pain is BackPain.RED
+    assert not any(isinstance(a, FlagsChanged) for a in out)
+    (checked,) = published(out)
+    assert checked.kind is PromptKind.GET_CHECKED
 
 
 def test_a_red_check_in_before_any_run_still_says_stop() -> None:
     driver = _driver()
-    out = driver.send(10, CheckinReceived(8, PainKind.NIGHT))
+    out = driver.send(10, CheckinReceived(8, PainKind.RADIATING, (PainKind.SHARP,)))
     (stop,) = published(out)
     assert stop.run_id is None
     assert stop.id == "checkin-20261126T221510Z:stop_running:2"
@@ -237,3 +279,15 @@ def test_a_reading_without_speed_neither_starts_nor_ends_a_run() -> None:
     assert state.session.last_moving_at == at(100)
     assert state.session.run.started_at == at(10)
     assert state.session.run.started_at + timedelta(seconds=90) == at(100)
+
+
+def test_a_console_pause_with_the_belt_reported_still_counts_once() -> None:
+    driver = _driver()
+    driver.belt(0, 600, speed_kmh=8.0)
+    driver.send(601, MachineStopped(paused=True))  # still from 601 ...
+    driver.belt(605, 660, speed_kmh=0.0)  # ... and the treadmill says so as well
+    driver.belt(665, 1200, speed_kmh=8.0)  # ... until here
+    driver.belt(1205, 1400, speed_kmh=0.0)
+    summary = _summary(driver).summary
+    assert summary.duration_s == 1200 - 64
+    assert summary.ended_at == at(1200)

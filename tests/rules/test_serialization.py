@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 from tests.rules.runs import MILL, Driver, at
+from treadwell.rules.actions import PublishPrompt, SetIncline
 from treadwell.rules.engine import initial_state
 from treadwell.rules.events import CheckinReceived, FlagSet, TreadmillConnected
-from treadwell.rules.model import BackPain, PainKind, RulesConfig
+from treadwell.rules.form import FormState
+from treadwell.rules.model import BackPain, PainKind, PromptKind, RulesConfig
 from treadwell.rules.serialization import StateFormatError, state_from_json, state_to_json
 
 CONFIG = RulesConfig()
@@ -71,8 +74,9 @@ def _without(path: list[str]) -> str:
     ("text", "message"),
     [
         ("{not json", "not valid JSON"),
-        ("[]", "version 1"),
-        ('{"version": 2, "state": {}}', "version 1"),
+        ("[]", "version 1 or 2"),
+        ('{"version": 3, "state": {}}', "version 1 or 2"),
+        ('{"version": 2, "state": []}', "state: expected an object"),
         ('{"version": 1, "state": []}', "state: expected an object"),
         (_broken(["state", "surprise"], 1), "unknown fields ['surprise']"),
         (_without(["state", "flags"]), "missing fields ['flags']"),
@@ -101,3 +105,50 @@ def test_floats_stored_as_integers_load_as_floats() -> None:
     restored = state_from_json(_broken(["state", "suggested_incline_pct"], 2), CONFIG)
     assert restored.suggested_incline_pct == 2.0
     assert isinstance(restored.suggested_incline_pct, float)
+
+
+V1 = Path(__file__).parent / "data" / "engine_state_v1.json"
+
+
+def test_a_version_1_state_loads_with_its_red_flag_still_meaning_stop() -> None:
+    # Saved by the engine before the two red-flag levels: mid-run, red flag, ache check-in.
+    restored = state_from_json(V1.read_text(), CONFIG)
+    assert restored.flags.back_pain is BackPain.RED
+    assert restored.run_id == "run-20261126T223140Z"
+    assert restored.history[0].kind is PainKind.ACHE
+    assert restored.form == FormState()
+    resumed = Driver(restored, [])
+    resumed.belt(1905, 2500, heart_rate_bpm=150, incline_pct=0.0, follow_incline=False)
+    resumed.belt(2505, 2700, speed_kmh=0.0)
+    assert not any(isinstance(a, SetIncline) for a in resumed.actions)
+    kinds = [a.prompt.kind for a in resumed.actions if isinstance(a, PublishPrompt)]
+    assert kinds == [PromptKind.HYDRATION]  # the stop prompt went out before the restart
+    again = state_from_json(state_to_json(resumed.state), CONFIG)
+    assert again == resumed.state
+
+
+def test_a_version_1_state_is_checked_as_strictly() -> None:
+    document = json.loads(V1.read_text())
+    del document["state"]["flags"]
+    with pytest.raises(StateFormatError, match="missing fields"):
+        state_from_json(json.dumps(document), CONFIG)
+
+
+def test_a_version_1_state_between_runs_loads() -> None:
+    document = json.loads(V1.read_text())
+    document["state"]["session"] = {
+        "phase": "idle",
+        "since": None,
+        "last_moving_at": None,
+        "run": None,
+    }
+    restored = state_from_json(json.dumps(document), CONFIG)
+    assert not restored.running
+    assert restored.flags.back_pain is BackPain.RED
+
+
+def test_a_broken_version_1_session_is_refused_with_the_field_named() -> None:
+    document = json.loads(V1.read_text())
+    document["state"]["session"] = "running"
+    with pytest.raises(StateFormatError, match=r"state\.session: expected an object"):
+        state_from_json(json.dumps(document), CONFIG)

@@ -235,7 +235,7 @@ def test_every_capture_file_has_an_expected_value() -> None:
 def test_capture_says_where_it_came_from(name: str) -> None:
     first, _packets = read_capture(CAPTURES / name)
     assert first.startswith("# ")
-    assert "FTMS.md" in first
+    assert "docs/ftms.md" in first
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))

@@ -47,7 +47,7 @@ from treadwell.drivers.errors import CodecError
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-# --- control point requests: the FTMS.md §7.1 examples -------------------------------------
+# --- control point requests: the docs/ftms.md §7.1 examples -------------------------------------
 
 
 @pytest.mark.parametrize(

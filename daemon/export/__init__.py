@@ -1,0 +1,1 @@
+"""Runs leave the house: FIT, TCX and CSV files of a run (`run` has the model)."""
