@@ -1,25 +1,21 @@
 """I/O. The MQTT bridge: one aiomqtt connection, one sender, one receiver, a reconnect loop.
 
-This is the shell around `BridgeCore` (daemon/mqtt_core.py), which holds the sending rules:
-latest-wins state, retained topics, the prompt outbox, the error-report rate limit and what
-to do with each incoming message. The shell connects, asks the core what to publish next,
-publishes it and tells the core once the broker has it.
+The shell around `BridgeCore` (daemon/mqtt_core.py, the sending rules): it connects, asks
+the core what to publish next, publishes it and tells the core once the broker has it.
 
-* Producers (the rules engine, the BLE links, the scheduler) never touch the connection. They
-  call the synchronous `publish_*` methods, which update the core (or the SQLite outbox, for
-  prompts) and wake the sender task. The sender is the only publisher.
-* Prompts go out with QoS 2, in order, and are marked sent after the broker completes the
-  exchange. Outbox rows are published only while connected, and every connection attempt uses
-  a fresh client (no paho-side outgoing state carries over, so nothing is sent twice), while
-  the broker keeps the session (`clean_session=False` and a stable client id), including QoS 1
-  commands sent while the daemon was away.
+* Producers never touch the connection: the synchronous `publish_*` methods update the core
+  (or the SQLite outbox, for prompts) and wake the sender, the only publisher.
+* Prompts go out with QoS 2, in order, marked sent after the broker completes the exchange.
+  Every connection uses a fresh client (no paho-side outgoing state carries over, so nothing
+  is sent twice), while the broker keeps the session (`clean_session=False`, a stable client
+  id), including QoS 1 commands sent while the daemon was away.
 * Incoming messages wait in a bounded queue (daemon/mqtt_inbox.py). State is sent while a
   prompt waits for its acknowledgement, and that wait fails only when nothing arrives.
 * `{base}/status` is `online` (retained) on every connect; the last will says `offline`, and a
-  clean stop or an unexpected error (daemon/mqtt_failure.py) publishes `offline` itself
+  clean stop or an unexpected error (daemon/mqtt_failure.py) publishes `offline` itself,
   because a clean DISCONNECT suppresses the will.
-* Repeated sessions that the broker ends right after they open mean another client uses the
-  same client id; the bridge says so once and keeps doubling its reconnect delay.
+* Sessions that the broker keeps ending right after they open mean another client uses the
+  same client id (daemon/mqtt_pacing.py); the bridge says so once and backs off.
 """
 
 from __future__ import annotations
@@ -32,7 +28,6 @@ import time
 from typing import TYPE_CHECKING, Final
 
 import aiomqtt
-from aiomqtt.exceptions import MqttConnectError
 
 from treadwell.daemon import topics
 from treadwell.daemon.mqtt_core import (
@@ -47,6 +42,8 @@ from treadwell.daemon.mqtt_failure import (
     EXIT_BRIDGE_FAILED,
     BridgeFailedError,
     fail_safe,
+    log_connection_failure,
+    log_takeover,
     mqtt_errors_only,
 )
 from treadwell.daemon.mqtt_inbox import MAX_MESSAGES, Inbox, InboxStats, inbox_type, read_burst
@@ -83,7 +80,6 @@ __all__ = [
 _LOGGER = logging.getLogger(__name__)
 
 PUBLISH_TIMEOUT_S = 10.0
-_AUTH_FAILURES = frozenset({4, 5, 134, 135})  # MQTT 3.1.1 and 5 "bad credentials / not authorized"
 INCOMING_QUEUE_MAX: Final = MAX_MESSAGES
 """Incoming messages waiting to be handled at most; more are dropped unread and counted."""
 _RECEIVE_BATCH = 100
@@ -212,45 +208,17 @@ class MqttBridge:
             if stop.is_set():
                 break
             delay = reconnect.ended(time.monotonic())
+            where = f"{settings.host}:{settings.port}"
             if reconnect.takeover_suspected and not warned:
-                _LOGGER.error(
-                    "MQTT: the broker ended %d connections in a row right after they opened:"
-                    " another client is using the client id %r (a second daemon, or a"
-                    " machine cloned from the same image?); give each daemon its own"
-                    " [mqtt] client_id; backing off, retrying in %.1f s",
-                    reconnect.short_sessions,
-                    settings.client_id,
-                    delay,
-                )
+                log_takeover(settings.client_id, reconnect.short_sessions, delay)
             else:
-                self._log_failure(error, delay)
+                log_connection_failure(error, where, delay)
             warned = reconnect.takeover_suspected
             try:
                 async with asyncio.timeout(delay):
                     await stop.wait()
             except TimeoutError:
                 pass
-
-    def _log_failure(self, error: BaseException | None, delay: float) -> None:
-        where = f"{self._settings.host}:{self._settings.port}"
-        rc = getattr(error, "rc", None)  # an int or paho's (unhashable) ReasonCode
-        code = getattr(rc, "value", rc)
-        # Log the text, not the exception: a log record that keeps the exception keeps its
-        # traceback and with it paho's half-open TLS socket after a failed handshake.
-        reason = str(error)
-        # Only a refused CONNECT carries a CONNACK code; a failed publish carries paho's own
-        # error numbers, where 4 means "not connected" (the broker went away), not "bad
-        # credentials".
-        refused = isinstance(error, MqttConnectError)
-        if refused and isinstance(code, int) and code in _AUTH_FAILURES:
-            _LOGGER.error(
-                "MQTT %s: the broker refused the credentials (%s); retrying in %.1f s",
-                where,
-                reason,
-                delay,
-            )
-        else:
-            _LOGGER.warning("MQTT %s: %s; reconnecting in %.1f s", where, reason, delay)
 
     def _new_client(self) -> aiomqtt.Client:
         settings = self._settings
