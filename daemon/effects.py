@@ -142,6 +142,7 @@ class Effects:
         action, runner = item.action, item.runner or self._default
         match action:
             case RunStarted(run_id):
+                _LOGGER.info("%s: run %s started, %s's", item.treadmill, run_id, runner)
                 self._run_recorded(item.treadmill, run_id)
             case PublishPrompt() | SchedulePrompt():
                 pass  # published in step 1, or written by the commit

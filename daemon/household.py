@@ -80,8 +80,33 @@ def load_household(settings: Settings, store: Store, now: datetime) -> rules.Hou
                 _LOGGER.warning(
                     "state: %s is no longer configured; its saved state is dropped", name
                 )
-            return state
+            return _newer_flags(state, store)
     return _with_initial_flags(rules.initial_household(config), settings, store, now)
+
+
+def _newer_flags(state: rules.HouseholdState, store: Store) -> rules.HouseholdState:
+    """A flag stored after the state was saved (by a tool, with the daemon stopped) wins."""
+    try:
+        saved_at = store.state_saved_at()
+        stored = store.runner_flags()
+    except StateStoreError:
+        return state
+    if saved_at is None:
+        return state
+    runners = dict(state.runners)
+    for name, flags in stored.items():
+        owner = state.config.default_runner if name == DEFAULT_RUNNER else name
+        if owner not in runners or flags.updated_at <= saved_at:
+            continue
+        if flags.back_pain not in BackPain.__members__.values():
+            continue
+        _LOGGER.info(
+            "state: %s's flag was set to %s while the daemon was stopped", owner, flags.back_pain
+        )
+        runners[owner] = replace(
+            runners[owner], flags=Flags(BackPain(flags.back_pain), flags.expires_at)
+        )
+    return replace(state, runners=tuple(runners.items()))
 
 
 def _from_legacy(

@@ -530,6 +530,11 @@ class Store:
                 (data, _iso(None)),
             )
 
+    def state_saved_at(self) -> datetime | None:
+        """When the rules' state was last saved, or None."""
+        rows = self._select("SELECT saved_at FROM engine_state", ())
+        return datetime.fromisoformat(rows[0][0]) if rows else None
+
     def load_engine_state(self) -> str | None:
         """The rules engine's last saved state, or None."""
         rows = self._select("SELECT data FROM engine_state", ())

@@ -48,13 +48,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--state-dir",
         type=Path,
         metavar="DIR",
-        help="keep the demo's state (run history, reminders) in DIR instead of a temporary "
-        "directory, e.g. to look at it with `treadwell history --state-dir DIR`",
-    )
-    parser.add_argument(
-        "--state-dir",
-        type=Path,
-        metavar="DIR",
         help="keep the demo's state here (then `treadwell history --state-dir DIR` lists its "
         "run and `treadwell export --state-dir DIR --last` exports it); default: a "
         "temporary directory",

@@ -9,7 +9,8 @@ from typing import Any
 
 import yaml
 
-from treadwell.daemon.discovery import build_device_discovery, build_runner_totals_discovery
+from treadwell.daemon.discovery import build_device_discovery
+from treadwell.daemon.runner_discovery import build_runner_discovery
 from treadwell.daemon.messages import PROMPT_KINDS
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -49,8 +50,9 @@ def test_the_example_dashboard_uses_the_entity_ids_discovery_suggests() -> None:
         incline_min=0.0,
         incline_max=3.0,
         incline_step=0.5,
+        runners=("default",),
     )
-    runner_topic, runner = build_runner_totals_discovery(
+    runner_topic, runner = build_runner_discovery(
         base="treadwell",
         discovery_prefix="homeassistant",
         daemon_id="treadwell-gym",
