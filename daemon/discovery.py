@@ -20,6 +20,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Final
 
+import treadwell.daemon.topics as topic_names
+
 ORIGIN_NAME: Final = "treadwell"
 BACK_PAIN_OPTIONS: Final = ("none", "ache", "check", "red")
 _UNSAFE_ID = re.compile(r"[^a-zA-Z0-9_-]+")
@@ -104,7 +106,7 @@ def build_device_discovery(
             "runner": _entity(object_id, "select", "runner", "Runner", topics.daemon)
             | {
                 "options": ["auto", *runners],
-                "command_topic": f"{base}/{device_slug}/runner/set",
+                "command_topic": topic_names.runner_set(base, device_slug),
                 "state_topic": topics.state,
                 "value_template": "{{ value_json.runner | default('auto') }}",
                 "icon": "mdi:account-switch",
@@ -114,7 +116,7 @@ def build_device_discovery(
                 object_id, "number", "target_incline", "Target incline", topics.device
             )
             | {
-                "command_topic": f"{base}/{device_slug}/incline/set",
+                "command_topic": topic_names.incline_set(base, device_slug),
                 "state_topic": topics.state,
                 "value_template": "{{ value_json.incline_pct }}",
                 "min": incline_min,
@@ -130,15 +132,15 @@ def build_device_discovery(
     if not incline_min < incline_max:
         # Nothing may be set: offer no control rather than one that every value breaks.
         del payload["components"]["target_incline"]
-    return f"{discovery_prefix}/device/{object_id}/config", payload
+    return topic_names.discovery_config(discovery_prefix, object_id), payload
 
 
 class _Topics:
     def __init__(self, base: str, device_slug: str) -> None:
-        self.state = f"{base}/{device_slug}/state"
-        status = {"topic": f"{base}/status"}
+        self.state = topic_names.device_state(base, device_slug)
+        status = {"topic": topic_names.status(base)}
         self.daemon = [status]
-        self.device = [status, {"topic": f"{base}/{device_slug}/availability"}]
+        self.device = [status, {"topic": topic_names.device_availability(base, device_slug)}]
 
 
 def _entity(
@@ -264,7 +266,7 @@ def _binary_sensors(object_id: str, topics: _Topics) -> dict[str, dict[str, Any]
 
 def diagnostics_topic(base: str, device_slug: str) -> str:
     """The retained topic of a treadmill's diagnostics: `{base}/<device>/diagnostics`."""
-    return f"{base}/{device_slug}/diagnostics"
+    return topic_names.device_diagnostics(base, device_slug)
 
 
 def build_diagnostics_component(
@@ -347,7 +349,7 @@ def build_diagnostics_discovery(
         "origin": {"name": ORIGIN_NAME, "sw_version": sw_version},
         "components": {key: component},
     }
-    return f"{discovery_prefix}/device/{object_id}_check/config", payload
+    return topic_names.discovery_config(discovery_prefix, f"{object_id}_check"), payload
 
 
 # -- per-runner totals (daemon/totals.py) ----------------------------------------------------
@@ -364,7 +366,7 @@ _TOTAL_PERIODS: Final = (("today", "Today"), ("week", "This week"), ("all_time",
 
 def totals_topic(base: str, runner_slug: str) -> str:
     """The retained topic of a runner's totals."""
-    return f"{base}/runners/{runner_slug}/totals"
+    return topic_names.runner_totals(base, runner_slug)
 
 
 def build_runner_totals_discovery(
@@ -389,7 +391,7 @@ def build_runner_totals_discovery(
     """
     object_id = discovery_object_id(daemon_id, f"runner_{runner_slug}")
     state_topic = totals_topic(base, runner_slug)
-    availability = [{"topic": f"{base}/status"}]
+    availability = [{"topic": topic_names.status(base)}]
     components: dict[str, dict[str, Any]] = {}
     for period, period_name in _TOTAL_PERIODS:
         for key, name, value, unit, device_class, icon in _TOTAL_METRICS:
@@ -428,4 +430,4 @@ def build_runner_totals_discovery(
         "origin": {"name": ORIGIN_NAME, "sw_version": sw_version},
         "components": components,
     }
-    return f"{discovery_prefix}/device/{object_id}/config", payload
+    return topic_names.discovery_config(discovery_prefix, object_id), payload

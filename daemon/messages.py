@@ -22,9 +22,10 @@ from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
+from treadwell.daemon import topics
 from treadwell.drivers.errors import TreadwellError
 from treadwell.rules.events import CheckinReceived
-from treadwell.rules.model import PainKind
+from treadwell.rules.model import PainKind, PromptKind
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Sequence
@@ -40,19 +41,7 @@ MAX_COMMAND_BYTES: Final = 4096
 INCLINE_MIN_PCT: Final = -10.0
 INCLINE_MAX_PCT: Final = 40.0
 
-PROMPT_KINDS: Final = (
-    "warmup",
-    "incline",
-    "form",
-    "hydration",
-    "stretch",
-    "checkin",
-    "see_physio",
-    "stop_running",
-    "get_checked",
-    "stride",
-    "shoes",
-)
+PROMPT_KINDS: Final = tuple(kind.value for kind in PromptKind)
 """Every prompt kind the rules engine emits (also Home Assistant's `event_types`)."""
 
 
@@ -187,14 +176,7 @@ _AUTOMATIC = frozenset({"", "auto"})
 
 def command_topics(base: str) -> tuple[str, ...]:
     """The topic filters the bridge subscribes to for commands under `base`."""
-    return (
-        f"{base}/flags/set",
-        f"{base}/checkin",
-        f"{base}/+/incline/set",
-        f"{base}/+/runner/set",
-        f"{base}/runners/+/flags/set",
-        f"{base}/runners/+/checkin",
-    )
+    return topics.command_filters(base)
 
 
 def parse_command(
@@ -225,10 +207,10 @@ def parse_command(
         raise CommandError(
             topic, f"payload is {len(payload)} bytes, the limit is {MAX_COMMAND_BYTES}"
         )
-    if topic == f"{base}/flags/set":
+    if topic == topics.flags_set(base):
         flags = _validate(FlagsSetCommand, topic, _load_json(topic, payload))
         return _known_runner(flags, topic, runners)
-    if topic == f"{base}/checkin":
+    if topic == topics.checkin(base):
         checkin = _validate(CheckinCommand, topic, _load_json(topic, payload))
         return _known_runner(checkin, topic, runners)
     runner = _runner_topic(topic, base)

@@ -64,6 +64,7 @@ async def serve(settings: Settings) -> int:
     # Imported here so `treadwell --help` and the other sub-commands start fast.
     from treadwell.daemon.app import Daemon  # noqa: PLC0415
     from treadwell.daemon.clock import Clock  # noqa: PLC0415
+    from treadwell.daemon.mqtt import EXIT_BRIDGE_FAILED, BridgeFailedError  # noqa: PLC0415
     from treadwell.drivers.backend import BleBackend  # noqa: PLC0415
 
     stop = asyncio.Event()
@@ -91,12 +92,15 @@ async def serve(settings: Settings) -> int:
             err(f"treadwell: cannot start: {exc}")
             return EX_CONFIG
         watchdog = asyncio.create_task(systemd.watchdog(lambda: daemon.healthy))
+        status = 0
         try:
             await daemon.run(stop)
+        except* BridgeFailedError:
+            status = EXIT_BRIDGE_FAILED  # the bridge logged why and published offline
         finally:
             systemd.stopping()
             watchdog.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watchdog
-    _LOGGER.info("stopped")
-    return 0
+    _LOGGER.info("stopped" if status == 0 else f"stopped with exit status {status}")
+    return status

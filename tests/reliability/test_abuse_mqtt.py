@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import json
 import math
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -26,8 +27,14 @@ import aiomqtt
 import pytest
 
 from tests.daemon.test_app import running, settings_for, virtual_devices
+from tests.daemon.test_mqtt_bridge import bridge_settings, running_bridge
 from tests.support.mqtt_client import Subscriber, subscriber
-from treadwell.daemon.mqtt import ERROR_REPORT_BURST, ERROR_REPORT_RATE_HZ
+from treadwell.daemon.mqtt import (
+    ERROR_REPORT_BURST,
+    ERROR_REPORT_RATE_HZ,
+    INCOMING_QUEUE_MAX,
+)
+from treadwell.daemon.mqtt_core import DROPPED
 from treadwell.daemon.store import Store
 from treadwell.drivers.codec.ftms import ControlOp
 
@@ -251,3 +258,70 @@ async def test_a_flood_of_junk_is_summed_up_memory_stays_bounded_and_the_daemon_
         assert [(c.pain, c.kind) for c in store.checkins()] == [(1, "none")]
     print(f"flood: {sent} commands, {len(reports)} reports, RSS +{growth / 1e6:.1f} MB")  # noqa: T201
     assert growth < 20 * MEGABYTE, f"RSS grew by {growth / 1e6:.1f} MB during the flood"
+
+
+QOS0_FLOOD = 60_000
+QOS0_FLOODERS = 2
+QOS0_TOTAL = QOS0_FLOOD * QOS0_FLOODERS
+
+
+# A separate process, so the flood does not share this process's GIL with the daemon.
+_FLOODER = """
+import sys
+
+import paho.mqtt.client as mqtt
+
+host, port, topic, count = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+client.connect(host, port)
+client.loop_start()
+for n in range(count):
+    info = client.publish(topic, b"junk %d" % n, qos=0)
+info.wait_for_publish(timeout=120)
+client.disconnect()
+client.loop_stop()
+"""
+
+
+async def qos0_flood(broker: Mosquitto, count: int) -> asyncio.subprocess.Process:
+    """Start publishing `count` junk commands with QoS 0 from a paho client in its own process."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-c", _FLOODER, broker.host, str(broker.port), CHECKIN, str(count)
+    )
+
+
+@pytest.mark.slow
+async def test_a_qos_0_flood_is_drained_with_bounded_memory_and_own_traffic_keeps_flowing(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    settings = bridge_settings(mosquitto)
+    async with (
+        subscriber(mosquitto, "tw/error", "tw/treadmill/state", "tw/prompt") as sub,
+        running_bridge(settings, tmp_path) as harness,
+    ):
+        bridge = harness.bridge
+        flooders = [await qos0_flood(mosquitto, QOS0_FLOOD) for _ in range(QOS0_FLOODERS)]
+        # The daemon's own messages, sent while the flood is on: a prompt waits for its QoS 2
+        # handshake behind the flood; the connection must survive that, and state must flow.
+        bridge.publish_prompt("in-flood", b'{"id": "in-flood"}')
+        bridge.publish_state("treadmill", b'{"in": "flood"}')
+        for flooder in flooders:
+            assert await asyncio.wait_for(flooder.wait(), 120) == 0
+        bridge.publish_state("treadmill", b'{"after": "flood"}')
+        await sub.wait_for(
+            lambda _: sub.json_on("tw/treadmill/state")[-1:] == [{"after": "flood"}],
+            "the state after the flood",
+            60,
+        )
+        await sub.wait_on("tw/prompt", timeout=60)
+        await sub.wait_for(lambda _: bridge.incoming.received == QOS0_TOTAL, "the whole flood", 120)
+        # Every junk command that reached the bridge is in a report, dropped ones included.
+        await sub.wait_for(lambda _: accounted(sub) >= bridge.incoming.received, "the reports", 60)
+        assert bridge.connects == 1  # the flood did not cost the daemon its connection
+        assert harness.commands == []
+    assert accounted(sub) == bridge.incoming.received == QOS0_TOTAL
+    assert {"in": "flood"} in sub.json_on("tw/treadmill/state")
+    # Memory is bounded by construction: the queue never held more than its bound.
+    assert bridge.incoming.peak_messages <= INCOMING_QUEUE_MAX
+    if bridge.incoming.dropped:
+        assert any(DROPPED in report["error"] for report in sub.json_on("tw/error"))

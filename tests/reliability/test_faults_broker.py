@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import re
+import subprocess
+import sys
 from typing import TYPE_CHECKING
 
 import pytest
@@ -20,6 +22,8 @@ from tests.reliability.harness import (
     duplicates,
     recording,
 )
+from tests.support.mqtt_client import publish, subscriber
+from treadwell.daemon.mqtt import EXIT_BRIDGE_FAILED
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -82,3 +86,56 @@ async def test_broker_restarts_mid_run_and_in_the_post_run_burst_lose_no_prompt_
     assert dash.prompt_ids() == expected
     # Treadwell itself logged no error (aiomqtt may log a closed socket's callback, see README).
     assert not re.search(r"ERROR\s+treadwell", daemon.log())
+
+
+# The fault: command parsing hits a bug. Any non-MQTT exception in the session takes this path.
+_FAULTY_DAEMON = """
+import sys
+
+import treadwell.daemon.mqtt_core as core
+from treadwell.daemon.cli import main
+
+
+def broken(*args: object, **kwargs: object) -> object:
+    raise RuntimeError("injected fault")
+
+
+core.parse_command = broken
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+class _FaultyDaemon(DaemonProcess):
+    def command(self) -> list[str]:
+        return [sys.executable, "-c", _FAULTY_DAEMON, "run", "--config", str(self.config_path)]
+
+
+async def test_an_unexpected_error_in_the_mqtt_session_sets_offline_and_exits_70(
+    broker: Mosquitto, tmp_path: Path
+) -> None:
+    daemon = _FaultyDaemon(daemon_config(broker, tmp_path / "state"), tmp_path)
+    try:
+        async with subscriber(broker, "tw/status") as status:
+            proc = daemon.start()
+            await status.wait_for(
+                lambda _: [m.payload for m in status.on("tw/status")][-1:] == [b"online"],
+                "online",
+            )
+            await publish(broker, "tw/checkin", b'{"pain": 1, "kind": "none"}')
+            try:
+                code = await asyncio.to_thread(proc.wait, 60)
+            except subprocess.TimeoutExpired:
+                pytest.fail(f"the daemon did not stop:\n{daemon.log()[-4000:]}")
+        assert code == EXIT_BRIDGE_FAILED
+        async with subscriber(broker, "tw/status") as late:
+            [retained] = await late.wait_on("tw/status")
+        assert (retained.payload, retained.retain) == (b"offline", True)
+        log = daemon.log()
+        # One line, and no traceback of it (the virtual Bluetooth world may log its own
+        # teardown, which is not what this test is about).
+        assert log.count("injected fault") == 1
+        assert (
+            len(re.findall(r"CRITICAL.*unexpected error.*RuntimeError: injected fault", log)) == 1
+        )
+    finally:
+        daemon.close()

@@ -80,9 +80,13 @@ class Subscriber:
 
 @contextlib.asynccontextmanager
 async def subscriber(
-    broker: Mosquitto, *topics: str, identifier: str | None = None, clean: bool = True
+    broker: Mosquitto,
+    *topics: str,
+    identifier: str | None = None,
+    clean: bool = True,
+    qos: int = 1,
 ) -> AsyncIterator[Subscriber]:
-    """A recording subscriber to `topics` (QoS 1) for the duration of the block."""
+    """A recording subscriber to `topics` (QoS 1 unless told) for the duration of the block."""
     client = aiomqtt.Client(
         broker.host,
         broker.port,
@@ -91,7 +95,7 @@ async def subscriber(
     )
     async with client:
         sub = Subscriber(client)
-        await client.subscribe([(topic, 1) for topic in topics])
+        await client.subscribe([(topic, qos) for topic in topics])
         task = asyncio.create_task(sub.collect())
         try:
             yield sub
