@@ -39,7 +39,7 @@ import aiomqtt
 
 from treadwell.daemon.app import Daemon
 from treadwell.daemon.clock import Clock
-from treadwell.daemon.config import Settings
+from treadwell.daemon.config import DEFAULT_RUNNER, Settings
 from treadwell.daemon.discovery import discovery_object_id
 from treadwell.daemon.store import StateStoreError, Store
 from treadwell.daemon.virtual_env import virtual_world
@@ -282,8 +282,12 @@ def _leftover_topics() -> list[str]:
 def _is_demo_leftover(topic: str) -> bool:
     if topic.startswith(f"{DEMO_BASE_TOPIC}/"):
         return True
-    object_id = discovery_object_id(DEMO_CLIENT_ID, DEMO_TREADMILL)
-    return topic == f"homeassistant/device/{object_id}/config" or bool(
+    # The treadmill's device and the demo runner's ("default").
+    own = {
+        discovery_object_id(DEMO_CLIENT_ID, DEMO_TREADMILL),
+        discovery_object_id(DEMO_CLIENT_ID, f"runner_{DEFAULT_RUNNER}"),
+    }
+    return any(topic == f"homeassistant/device/{o}/config" for o in own) or bool(
         _OLD_DEMO_DEVICE.fullmatch(topic)
     )
 
