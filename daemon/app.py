@@ -19,7 +19,7 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from treadwell.daemon import messages
+from treadwell.daemon import messages, topics
 from treadwell.daemon.autoexport import AutoExporter
 from treadwell.daemon.channel import TreadmillChannel
 from treadwell.daemon.clock import Clock
@@ -339,7 +339,7 @@ class Daemon:
         _LOGGER.warning(
             "%s: could not set the incline to %.1f%%: %s", done.slug, done.incline_pct, done.error
         )
-        self._bridge.report_error(f"{self._base}/{done.slug}/incline/set", done.error)
+        self._bridge.report_error(topics.incline_set(self._base, done.slug), done.error)
 
     # -- scheduled prompts -----------------------------------------------------------------
 

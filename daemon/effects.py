@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, assert_never
 
-from treadwell.daemon import messages
+from treadwell.daemon import messages, topics
 from treadwell.daemon.store import Commit, Intent, RunFinish, RunStart, StateStoreError
 from treadwell.rules.actions import (
     CancelScheduled,
@@ -50,7 +50,7 @@ KEY_SEPARATOR = "|"
 
 def runner_topic(base: str, runner: str, leaf: str) -> str:
     """`{base}/runners/<runner>/<leaf>`."""
-    return f"{base}/runners/{runner}/{leaf}"
+    return topics.runner(base, runner, leaf)
 
 
 class Effects:
@@ -153,7 +153,7 @@ class Effects:
             case InclineRefused(treadmill, incline_pct, reason, source):
                 _LOGGER.warning("%s: %s incline %.1f%% %s", treadmill, source, incline_pct, reason)
                 if source == "dashboard":
-                    self._bridge.report_error(f"{self._base}/{treadmill}/incline/set", reason)
+                    self._bridge.report_error(topics.incline_set(self._base, treadmill), reason)
             case CancelIncline(treadmill, reason):
                 self._inclines.cancel(treadmill, reason)
             case CancelScheduled(key):
@@ -169,7 +169,7 @@ class Effects:
                 )
                 self._run_over(summary.treadmill, runner)
                 payload = messages.run_payload_from(summary, treadmill=summary.treadmill)
-                self._bridge.publish_retained(f"{self._base}/run", payload)
+                self._bridge.publish_retained(topics.run(self._base), payload)
                 self._bridge.publish_retained(runner_topic(self._base, runner, "run"), payload)
             case FlagsChanged(flags):
                 self.publish_flags(runner, flags.back_pain.value, flags.expires_at)
@@ -212,7 +212,7 @@ class Effects:
         payload = messages.flags_payload(back_pain=back_pain, expires_at=expiry, runner=runner)
         self._bridge.publish_retained(runner_topic(self._base, runner, "flags"), payload)
         if runner == self._default:
-            self._bridge.publish_retained(f"{self._base}/flags", payload)
+            self._bridge.publish_retained(topics.flags(self._base), payload)
 
 
 def _commit_for(routed: Sequence[Routed], state_json: str | None, clock: Clock) -> Commit:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from treadwell.daemon import topics
 from treadwell.daemon.discovery import (
     BACK_PAIN_OPTIONS,
     ORIGIN_NAME,
@@ -50,8 +51,10 @@ def build_runner_discovery(
 ) -> tuple[str, dict[str, Any]]:
     """The retained device-discovery message for one runner: topic and payload."""
     object_id = discovery_object_id(daemon_id, f"runner_{runner_slug}")
-    root = f"{base}/runners/{runner_slug}"
-    availability = [{"topic": f"{base}/status"}]
+    availability = [{"topic": topics.status(base)}]
+
+    def root(leaf: str) -> str:
+        return topics.runner(base, runner_slug, leaf)
 
     def entity(platform: str, key: str, name: str) -> dict[str, Any]:
         unique_id = f"{object_id}_{key}"
@@ -76,9 +79,9 @@ def build_runner_discovery(
             "back_pain": entity("select", "back_pain", "Back-pain flag")
             | {
                 "options": list(BACK_PAIN_OPTIONS),
-                "command_topic": f"{root}/flags/set",
+                "command_topic": root("flags/set"),
                 "command_template": '{"back_pain": "{{ value }}"}',
-                "state_topic": f"{root}/flags",
+                "state_topic": root("flags"),
                 "value_template": "{{ value_json.back_pain }}",
                 "icon": "mdi:human-handsdown",
                 "qos": 1,
@@ -86,14 +89,14 @@ def build_runner_discovery(
             "checkin": entity("select", "checkin", "How is your back?")
             | {
                 "options": list(CHECKIN_ANSWERS),
-                "command_topic": f"{root}/checkin",
+                "command_topic": root("checkin"),
                 "command_template": _checkin_template(),
                 "icon": "mdi:clipboard-pulse",
                 "qos": 1,
             },
             "prompt": entity("event", "prompt", "Coach prompt")
             | {
-                "state_topic": f"{root}/prompt",
+                "state_topic": root("prompt"),
                 "event_types": list(PROMPT_KINDS),
                 "icon": "mdi:message-alert",
                 "qos": 2,
