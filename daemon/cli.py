@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("export", "write a run as a FIT, TCX or CSV file"),
     "flags": ("flags", "show or set the back-pain flag (through the running daemon)"),
     "checkin": ("checkin", "report how your back feels (through the running daemon)"),
+    "runner": ("runner", "choose who runs on a treadmill (through the running daemon)"),
     "capture": ("capture", "record what a treadmill or strap does, to a file for a report"),
     "replay": ("replay", "serve a capture file as a virtual device (and run the daemon on it)"),
     "doctor": ("doctor", "what works on your treadmill and what does not, with advice"),

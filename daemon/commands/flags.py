@@ -1,7 +1,8 @@
 """I/O. `treadwell flags show|set`: the back-pain flag, through the running daemon over MQTT.
 
-`set` publishes the command (QoS 1) to `{base}/flags/set` and waits for the daemon to
-publish the new state on `{base}/flags`; `show` reads the retained `{base}/flags`.
+`set` publishes the command (QoS 1) to the runner's `{base}/runners/<runner>/flags/set` and
+waits for the daemon to publish the new state on `{base}/runners/<runner>/flags`; `show` reads
+that retained topic. `--runner` names the runner (default: the default runner).
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ from typing import TYPE_CHECKING, Any, get_args
 import aiomqtt
 from pydantic import ValidationError
 
+from treadwell.daemon import topics
 from treadwell.daemon.commands.config import (
     add_config_option,
     err,
     out,
     settings_or_exit_status,
 )
-from treadwell.daemon.config import BackPain
+from treadwell.daemon.config import BackPain, slugify
 from treadwell.daemon.messages import FlagsSetCommand
 
 if TYPE_CHECKING:
@@ -89,6 +91,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     set_.add_argument("back_pain", choices=get_args(BackPain), help="the flag")
     set_.add_argument("--days", type=int, help="how many days the flag lasts (1-365)")
     for sub in (show, set_):
+        sub.add_argument(
+            "--runner", help="whose flag (a runner's name; default: the default runner)"
+        )
         add_timeout_option(sub)
         add_config_option(sub)
 
@@ -117,8 +122,8 @@ def _decode(payload: object) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-async def _show(mqtt: MqttSettings, timeout_s: float) -> dict[str, Any] | None:
-    topic = f"{mqtt.base_topic}/flags"
+async def _show(mqtt: MqttSettings, runner: str, timeout_s: float) -> dict[str, Any] | None:
+    topic = topics.runner(mqtt.base_topic, runner, "flags")
     async with mqtt_client(mqtt, timeout_s=timeout_s) as client:
         await client.subscribe(topic, qos=1)
         try:
@@ -133,13 +138,15 @@ async def _show(mqtt: MqttSettings, timeout_s: float) -> dict[str, Any] | None:
 
 
 async def _set(
-    mqtt: MqttSettings, command: FlagsSetCommand, timeout_s: float
+    mqtt: MqttSettings, command: FlagsSetCommand, runner: str, timeout_s: float
 ) -> dict[str, Any] | None:
-    topic = f"{mqtt.base_topic}/flags"
+    topic = topics.runner(mqtt.base_topic, runner, "flags")
     async with mqtt_client(mqtt, timeout_s=timeout_s) as client:
         await client.subscribe(topic, qos=1)
         await client.publish(
-            f"{mqtt.base_topic}/flags/set", command.model_dump_json(exclude_none=True), qos=1
+            topics.runner(mqtt.base_topic, runner, "flags/set"),
+            command.model_dump_json(exclude_none=True),
+            qos=1,
         )
         try:
             async with asyncio.timeout(timeout_s):
@@ -164,9 +171,14 @@ def run(args: argparse.Namespace) -> int:
         return loaded
     mqtt = loaded.mqtt
     where = f"{mqtt.host}:{mqtt.port}"
+    runner = slugify(args.runner) if args.runner else loaded.default_runner
+    known = {r.slug for r in loaded.runners} or {loaded.default_runner}
+    if runner not in known:
+        err(f"treadwell flags: no runner {args.runner!r}; known: {', '.join(sorted(known))}")
+        return 2
     try:
         if args.action == "show":
-            state = asyncio.run(_show(mqtt, args.timeout))
+            state = asyncio.run(_show(mqtt, runner, args.timeout))
             if state is None:
                 err(f"treadwell flags: no flag state on {where} (is the daemon running?)")
                 return 1
@@ -178,7 +190,7 @@ def run(args: argparse.Namespace) -> int:
             problems = "; ".join(str(error["msg"]) for error in exc.errors())
             err(f"treadwell flags set: --days: {problems}")
             return 2
-        state = asyncio.run(_set(mqtt, command, args.timeout))
+        state = asyncio.run(_set(mqtt, command, runner, args.timeout))
     except aiomqtt.MqttError as exc:
         err(f"treadwell flags: cannot reach the MQTT broker at {where}: {exc}")
         return 1

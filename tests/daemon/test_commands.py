@@ -222,9 +222,9 @@ def test_checkin_rejects_bad_input_before_sending(env: dict[str, str], args: lis
 
 
 async def play_daemon(host: str, port: int, base: str, seen: list[dict[str, Any]]) -> None:
-    """Answer `{base}/flags/set` the way the daemon does: publish the retained state."""
+    """Answer the default runner's flag command as the daemon does: the retained state."""
     async with aiomqtt.Client(host, port) as client:
-        await client.subscribe(f"{base}/flags/set", qos=1)
+        await client.subscribe(f"{base}/runners/default/flags/set", qos=1)
         async for message in client.messages:
             assert isinstance(message.payload, bytes)
             command = json.loads(message.payload)
@@ -234,12 +234,14 @@ async def play_daemon(host: str, port: int, base: str, seen: list[dict[str, Any]
             if days is not None:
                 expires = (datetime(2026, 3, 1, tzinfo=UTC) + timedelta(days=days)).isoformat()
             state = {"back_pain": command["back_pain"], "expires_at": expires}
-            await client.publish(f"{base}/flags", json.dumps(state), qos=1, retain=True)
+            topic = f"{base}/runners/default/flags"
+            await client.publish(topic, json.dumps(state), qos=1, retain=True)
 
 
 async def retain_flags(host: str, port: int, base: str, state: dict[str, Any]) -> None:
     async with aiomqtt.Client(host, port) as client:
-        await client.publish(f"{base}/flags", json.dumps(state), qos=1, retain=True)
+        topic = f"{base}/runners/default/flags"
+        await client.publish(topic, json.dumps(state), qos=1, retain=True)
 
 
 @pytest.mark.mqtt

@@ -387,3 +387,28 @@ async def test_the_checkin_command_reaches_the_runner_it_names_and_is_confirmed(
     with Store.in_dir(tmp_path / "state", read_only=True) as store:
         (checkin,) = store.checkins()
     assert (checkin.runner, checkin.pain, checkin.kind) == ("bob", 3, "ache")
+
+
+async def test_the_runner_command_chooses_who_runs_next(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    base = f"h{uuid.uuid4().hex[:6]}"
+    settings = household_settings(mosquitto, tmp_path / "state", base)
+    config = tmp_path / "cli.toml"
+    config.write_text(
+        f'[mqtt]\nhost = "{mosquitto.host}"\nport = {mosquitto.port}\nbase_topic = "{base}"\n'
+        '[[treadmills]]\nname = "garage"\n[[treadmills]]\nname = "loft"\n'
+        '[[runners]]\nname = "alice"\n[[runners]]\nname = "Bob"\n'
+    )
+    async with home(None) as place, running(settings, place.world) as daemon:
+        await until(lambda: daemon.bridge.connected, "the daemon online")
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "treadwell.daemon", "runner", "loft", "Bob",
+            "--config", str(config),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
+        on_loft = daemon.house.runner_on("loft")
+    assert proc.returncode == 0, err.decode()
+    assert out.decode() == "loft: next run is bob's\n"
+    assert on_loft == "bob"
