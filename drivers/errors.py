@@ -1,14 +1,13 @@
-"""Pure. The project's error hierarchy: one root, `TreadwellError`.
+"""Pure. The drivers' errors, under the project's one root, `TreadwellError`.
 
-Third-party exceptions (bleak, the OS, aiomqtt) are translated into these once, at the edge,
-with advice a user can act on.
+The root lives in `treadwell.rules.errors` (the innermost layer); it is re-exported here for
+the code that catches driver errors. Third-party exceptions (bleak, the OS, aiomqtt) are
+translated into these once, at the edge, with advice a user can act on.
 """
 
 from __future__ import annotations
 
-
-class TreadwellError(Exception):
-    """Root of every error Treadwell raises on purpose."""
+from treadwell.rules.errors import TreadwellError as TreadwellError  # noqa: PLC0414 - re-export
 
 
 class CodecError(TreadwellError):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from treadwell.drivers.errors import TreadwellError
+from treadwell.rules.errors import TreadwellError
 
 __all__ = [
     "MAX_PAIN",
