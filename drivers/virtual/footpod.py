@@ -45,6 +45,8 @@ class FootpodConfig:
         address: Random static address, or None to let the world assign one.
         follow: A treadmill whose belt speed the footpod reports, or None for `speed_kmh`.
         speed_kmh: The fixed speed without `follow`.
+        cadence_spm: A fixed cadence while moving (a runner with long, slow strides, say),
+            or None for one that rises with speed.
         notify_interval_s: Seconds between measurements.
         advertising_interval_ms: Advertising interval.
     """
@@ -53,6 +55,7 @@ class FootpodConfig:
     address: str | None = None
     follow: VirtualTreadmill | None = None
     speed_kmh: float = 0.0
+    cadence_spm: int | None = None
     notify_interval_s: float = 1.0
     advertising_interval_ms: float = 100.0
 
@@ -99,6 +102,8 @@ class VirtualFootpod(VirtualPeripheral):
     def measurement(self) -> RscMeasurement:
         """The measurement the footpod would send now."""
         cadence = cadence_for(self.speed_kmh)
+        if cadence and self.config.cadence_spm is not None:
+            cadence = self.config.cadence_spm
         speed_mps = self.speed_kmh / _KMH_PER_MPS
         stride = speed_mps * _SECONDS_PER_MINUTE / cadence if cadence else 0.0
         return RscMeasurement(
