@@ -24,6 +24,7 @@ from treadwell.daemon.autoexport import AutoExporter
 from treadwell.daemon.channel import TreadmillChannel
 from treadwell.daemon.clock import Clock
 from treadwell.daemon.devices import build_links, discovery_messages
+from treadwell.daemon.diagnostics import Diagnostics
 from treadwell.daemon.effects import KEY_SEPARATOR, Effects
 from treadwell.daemon.ha_totals import TotalsPublisher
 from treadwell.daemon.household import household_json, load_household
@@ -35,7 +36,7 @@ from treadwell.daemon.outbox import Outbox
 from treadwell.daemon.samples import SampleRecorder
 from treadwell.daemon.scheduler import PromptScheduler
 from treadwell.daemon.store import StateStoreError, Store
-from treadwell.drivers.events import LinkEvent
+from treadwell.drivers.events import LinkConnected, LinkEvent
 from treadwell.rules import household
 from treadwell.rules.actions import PublishPrompt, RunEnded, RunStarted
 from treadwell.rules.events import TimerFired
@@ -129,6 +130,7 @@ class Daemon:
         self._exporter = AutoExporter(
             state_dir, settings.export, settings.storage, on_written=self._totals.refresh
         )
+        self._diagnostics = Diagnostics(state_dir, base=self._base, bridge=self._bridge)
         self._inclines = InclineProcedures(self._queue.put_nowait)
         self._inputs = LinkInputs(
             channels=self._channels,
@@ -288,6 +290,12 @@ class Daemon:
         if order is not None:
             await self._evaluate(order)
         self._inputs.record(item, self._samples)
+        if (
+            isinstance(item, LinkConnected)
+            and item.info is not None
+            and item.device in self._channels
+        ):
+            self._diagnostics.on_connect(item.device, item.info, self._channels[item.device].link)
         if republish is not None:
             self._publish_state(republish)
 

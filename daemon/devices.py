@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from treadwell.daemon.channel import DEFAULT_STEP_PCT, MIN_AUTOMATION_INCLINE_PCT, TreadmillChannel
 from treadwell.daemon.config import StrapSettings, slugify
-from treadwell.daemon.discovery import build_device_discovery
+from treadwell.daemon.discovery import build_device_discovery, build_diagnostics_component
 from treadwell.daemon.runner_discovery import build_runner_discovery
 from treadwell.drivers.discovery import DeviceKind, DeviceTarget
 from treadwell.drivers.footpod import FootpodLink
@@ -125,6 +125,10 @@ def discovery_messages(
             incline_step=rng.step_pct if rng and rng.step_pct > 0 else DEFAULT_STEP_PCT,
             runners=runners,
         )
+        key, component = build_diagnostics_component(
+            base=mqtt.base_topic, daemon_id=mqtt.client_id, device_slug=channel.slug
+        )
+        payload["components"][key] = component
         out.append((topic, json.dumps(payload, separators=(",", ":")).encode()))
     for slug in runners:
         topic, payload = build_runner_discovery(

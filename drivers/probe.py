@@ -92,6 +92,11 @@ def _names(flags: object) -> list[str]:
     return [str(getattr(f, "name", f)) for f in flags] if flags else []  # type: ignore[attr-defined]
 
 
+def learned_fields(quirks: Quirks) -> dict[str, Any]:
+    """What a link learned, as the report's JSON-able `learned` fields."""
+    return _learned(quirks)
+
+
 def _learned(quirks: Quirks) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if quirks.incline_step_pct is not None:

@@ -183,6 +183,15 @@ class TreadmillLink(BleLink):
         """Deviations learned from the deck's answers (only the learned fields are set)."""
         return self._learned
 
+    def learn(self, remembered: Quirks) -> None:
+        """Take deviations remembered from an earlier connection (the daemon's device memory).
+
+        They apply at once (the control point is reconfigured) and on every later connection.
+        """
+        self._learned = _merge(remembered, self._learned)
+        self._quirks = _merge(self._quirks, self._learned)
+        self._control.configure(self._quirks)
+
     @property
     def belt_running(self) -> bool:
         """Whether the belt is running, from status notifications and reported speed."""
