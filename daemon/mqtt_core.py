@@ -33,8 +33,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from treadwell.daemon import topics
-from treadwell.daemon.messages import CommandError, ErrorReport, parse_command
+from treadwell.daemon.messages import CommandError, parse_command
 from treadwell.daemon.mqtt_pacing import ReportLimiter
+from treadwell.daemon.payloads import ErrorReport
 from treadwell.daemon.store import StateStoreError
 from treadwell.drivers.errors import TreadwellError
 

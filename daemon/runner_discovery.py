@@ -18,7 +18,7 @@ from treadwell.daemon.discovery import (
     discovery_object_id,
     entity_slug,
 )
-from treadwell.daemon.messages import PROMPT_KINDS
+from treadwell.daemon.payloads import PROMPT_KINDS
 
 CHECKIN_ANSWERS: Final = {
     "No pain": (0, "none"),
