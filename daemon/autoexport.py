@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from treadwell.daemon import samples as samples_db
+from treadwell.daemon import samples_db
 from treadwell.daemon.config import slugify
 from treadwell.daemon.export.formats import encode
 from treadwell.daemon.export.run import SUFFIXES, ExportError, RunExport, file_stem

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from treadwell.daemon.config import slugify
 from treadwell.daemon.discovery import totals_topic
 from treadwell.daemon.paths import STATE_FILE_NAME
-from treadwell.daemon.samples import DEFAULT_RUNNER
+from treadwell.daemon.samples_db import DEFAULT_RUNNER
 from treadwell.daemon.totals import HistoryRow, runner_totals
 
 if TYPE_CHECKING:
