@@ -10,7 +10,7 @@ configured command on it, with the file's path as the last argument. A command t
 
 The same task applies the retention settings (`[storage]`) when it starts and once a day.
 
-`load_run_export` and `write_export` are shared with `treadwell export`.
+Loading a stored run and writing its file are in `treadwell.daemon.export_files`.
 """
 
 from __future__ import annotations
@@ -18,20 +18,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import sqlite3
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from treadwell.daemon import samples as samples_db
-from treadwell.daemon.config import slugify
+from treadwell.daemon import samples_db
 from treadwell.daemon.export.formats import encode
-from treadwell.daemon.export.run import SUFFIXES, ExportError, RunExport, file_stem
+from treadwell.daemon.export.run import ExportError, RunExport
+from treadwell.daemon.export_files import export_path, load_run_export, write_export
 from treadwell.daemon.outbox import Outbox
 from treadwell.daemon.paths import STATE_FILE_NAME
-from treadwell.daemon.store import StateStoreError, Store
+from treadwell.daemon.store import StateStoreError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -59,72 +58,6 @@ CREATE TABLE IF NOT EXISTS export_jobs (
     UNIQUE (run_id, format)
 )
 """
-
-
-# -- loading and writing (shared with `treadwell export`) ------------------------------------
-
-
-def load_run_export(state_dir: Path, run_id: int | None = None) -> RunExport:
-    """A stored run and its samples, ready to encode.
-
-    Args:
-        state_dir: The state directory holding `treadwell.sqlite`.
-        run_id: The run's id; None for the most recent run.
-
-    Raises:
-        StateStoreError: The database cannot be read, or has no such run.
-        ExportError: The run has no samples.
-    """
-    path = state_dir / STATE_FILE_NAME
-    with Store(path, read_only=True) as store:
-        if run_id is None:
-            recent = store.runs(1)
-            if not recent:
-                raise StateStoreError(f"no runs recorded yet in {path}")
-            record = recent[0]
-        else:
-            found = store.run(run_id)
-            if found is None:
-                raise StateStoreError(f"no run with id {run_id} in {path}")
-            record = found
-    conn = samples_db.connect(path, read_only=True)
-    try:
-        samples = samples_db.read_samples(conn, record.id)
-        runner = samples_db.run_runner(conn, record.id) or samples_db.DEFAULT_RUNNER
-    finally:
-        conn.close()
-    if not samples:
-        raise ExportError(f"run {record.id} has no per-second samples to export")
-    ended = record.ended_at or samples[-1].at
-    return RunExport(
-        run_id=record.id,
-        runner=runner,
-        treadmill=record.treadmill,
-        started_at=record.started_at,
-        ended_at=max(ended, samples[-1].at),
-        samples=tuple(samples),
-    )
-
-
-def write_export(data: bytes, path: Path) -> None:
-    """Write a file atomically: a reader never sees half of it.
-
-    Raises:
-        OSError: The file cannot be written.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    with partial.open("wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    partial.replace(path)
-
-
-def export_path(directory: Path, run: RunExport, fmt: Format) -> Path:
-    """Where the automatic export of `run` in `fmt` goes: `<directory>/<runner>/<stem><suffix>`."""
-    runner = slugify(run.runner) or samples_db.DEFAULT_RUNNER
-    return directory / runner / f"{file_stem(run)}{SUFFIXES[fmt]}"
 
 
 # -- retention --------------------------------------------------------------------------------

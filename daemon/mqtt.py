@@ -30,14 +30,8 @@ from typing import TYPE_CHECKING, Final
 import aiomqtt
 
 from treadwell.daemon import topics
-from treadwell.daemon.mqtt_core import (
-    ERROR_REPORT_BURST,
-    ERROR_REPORT_RATE_HZ,
-    OFFLINE,
-    ONLINE,
-    PROMPT_QOS,
-    BridgeCore,
-)
+from treadwell.daemon.error_reports import ERROR_REPORT_BURST, ERROR_REPORT_RATE_HZ
+from treadwell.daemon.mqtt_core import OFFLINE, ONLINE, PROMPT_QOS, BridgeCore
 from treadwell.daemon.mqtt_failure import (
     EXIT_BRIDGE_FAILED,
     BridgeFailedError,

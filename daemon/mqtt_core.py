@@ -11,10 +11,8 @@ monotonic clock), so every rule is testable without a broker or a clock:
   and re-sent after every reconnect, so the broker's copy is always the newest one.
 * Prompts are written to the outbox first and fed from it in order, each marked sent after
   the broker has acknowledged it. A prompt the outbox cannot store is kept in memory.
-* Rejected commands are reported on `{base}/error` one by one up to `ERROR_REPORT_BURST` at
-  once and `ERROR_REPORT_RATE_HZ` a second after that (a token bucket). Past the limit they
-  are counted, and one summary (with `suppressed`: the count) follows as soon as the bucket
-  allows. Commands dropped unread in a flood are counted the same way.
+* Rejected commands are reported on `{base}/error`, rate-limited and summed up in a flood
+  (`daemon/error_reports.py`).
 * A command is applied only when it arrives live. After applying one, the core clears any
   retained copy on its topic (an empty retained message) so that it cannot come back on the
   next subscribe; a retained copy that does come back is refused, reported and cleared.
@@ -28,13 +26,13 @@ import enum
 import logging
 import random
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from treadwell.daemon import topics
-from treadwell.daemon.messages import CommandError, ErrorReport, parse_command
-from treadwell.daemon.mqtt_pacing import ReportLimiter
+from treadwell.daemon.error_reports import ErrorReports
+from treadwell.daemon.messages import CommandError, parse_command
 from treadwell.daemon.store import StateStoreError
 from treadwell.drivers.errors import TreadwellError
 
@@ -49,13 +47,6 @@ _LOGGER = logging.getLogger(__name__)
 PROMPT_QOS = 2  # exactly once from the broker to each subscriber, across broker restarts
 ONLINE = b"online"
 OFFLINE = b"offline"
-MAX_ERROR_REPORTS = 100
-"""Reports held in memory at most; past this, rejections are only counted."""
-ERROR_REPORT_BURST = 50
-"""Rejected commands reported one by one before the rate limit applies."""
-ERROR_REPORT_RATE_HZ = 10.0
-"""Reports a second on `{base}/error` once the burst is spent (a summary counts as one)."""
-DROPPED = "dropped unread: commands arrived faster than the daemon could handle them"
 RETAINED_REFUSED = (
     "a retained command is not applied when it is replayed on subscribe; the retained copy"
     " has been cleared (publish commands without retain)"
@@ -85,18 +76,6 @@ class Publish:
     retain: bool
     source: Source
     key: str | int = ""
-
-
-@dataclass(slots=True)
-class _Reports:
-    queue: deque[bytes] = field(default_factory=deque)
-    limiter: ReportLimiter = field(
-        default_factory=lambda: ReportLimiter(ERROR_REPORT_RATE_HZ, ERROR_REPORT_BURST)
-    )
-    suppressed: int = 0
-    dropped: int = 0  # of `suppressed`
-    last: tuple[str, str] = ("", "")
-    flooding: bool = False
 
 
 class BridgeCore:
@@ -144,7 +123,6 @@ class BridgeCore:
         self._on_ha_online = on_ha_online
         self._ha_jitter_s = ha_online_jitter_s
         self._jitter = jitter
-        self._wall_clock = wall_clock
         self._state_pending: dict[str, bytes] = {}
         self._state_last: dict[str, bytes] = {}
         self._state_sent_at: dict[str, float] = {}
@@ -157,7 +135,7 @@ class BridgeCore:
         self._outbox_dirty = True
         self._sent_unrecorded: set[int] = set()
         self._unstored: dict[str, tuple[str, bytes]] = {}  # prompts the outbox could not take
-        self._reports = _Reports()
+        self._reports = ErrorReports(wall_clock)
         self._rediscover_at: float | None = None
 
     # -- producers -----------------------------------------------------------------------
@@ -186,32 +164,11 @@ class BridgeCore:
 
     def report_error(self, topic: str, error: str, now: float) -> None:
         """Report a rejected command on `{base}/error`, rate-limited."""
-        reports = self._reports
-        # While a summary is pending, later rejections join it: reports stay in order.
-        held = reports.suppressed > 0 or len(reports.queue) >= MAX_ERROR_REPORTS
-        if held or not reports.limiter.take(now):
-            self._suppress(topic, error)
-            return
-        reports.flooding = False
-        _LOGGER.warning("MQTT: rejected command on %s: %s", topic, error)
-        report = ErrorReport(topic=topic, error=error, received_at=self._wall_clock())
-        reports.queue.append(report.to_json())
+        self._reports.report(topic, error, now)
 
     def dropped(self, topic: str) -> None:
         """Count a command dropped unread (the incoming queue was full); it joins the summary."""
-        self._reports.dropped += 1
-        self._suppress(topic, DROPPED)
-
-    def _suppress(self, topic: str, error: str) -> None:
-        reports = self._reports
-        if not reports.flooding:
-            reports.flooding = True
-            _LOGGER.warning(
-                "MQTT: commands are rejected faster than %g a second; summing them up",
-                ERROR_REPORT_RATE_HZ,
-            )
-        reports.suppressed += 1
-        reports.last = (topic, error)
+        self._reports.dropped(topic)
 
     @property
     def suppressed(self) -> int:
@@ -303,7 +260,7 @@ class BridgeCore:
             case Source.UNSTORED:
                 self._unstored.pop(str(item.key), None)
             case Source.ERROR:
-                self._reports.queue.popleft()
+                self._reports.sent()
             case Source.STATE:
                 self._state_sent_at[item.topic] = now
                 self._state_last[str(item.key)] = item.payload
@@ -315,8 +272,8 @@ class BridgeCore:
         waits: list[float] = []
         if self._rediscover_at is not None:
             waits.append(max(0.0, self._rediscover_at - now))
-        if self._reports.suppressed:
-            waits.append(self._reports.limiter.wait_s(now) or 1.0 / ERROR_REPORT_RATE_HZ)
+        if (report_wait := self._reports.wake_in(now)) is not None:
+            waits.append(report_wait)
         for device in self._state_pending:
             last = self._state_sent_at.get(topics.device_state(self.base, device))
             if last is not None:
@@ -382,29 +339,10 @@ class BridgeCore:
             self._sent_unrecorded.add(seq)
 
     def _next_error(self, now: float) -> Publish | None:
-        reports = self._reports
-        if not reports.queue and reports.suppressed and reports.limiter.take(now):
-            count, (topic, error) = reports.suppressed, reports.last
-            dropped = f", {reports.dropped} of them {DROPPED}" if reports.dropped else ""
-            reports.suppressed = reports.dropped = 0
-            _LOGGER.warning(
-                "MQTT: %d more commands rejected%s; the last on %s: %s",
-                count,
-                dropped,
-                topic,
-                error,
-            )
-            summary = ErrorReport(
-                topic=topic,
-                error=f"{count} more rejected commands not reported one by one{dropped};"
-                f" the last: {error}",
-                received_at=self._wall_clock(),
-                suppressed=count,
-            )
-            reports.queue.append(summary.to_json())
-        if not reports.queue:
+        report = self._reports.next(now)
+        if report is None:
             return None
-        return Publish(topics.error(self.base), reports.queue[0], 1, False, Source.ERROR)
+        return Publish(topics.error(self.base), report, 1, False, Source.ERROR)
 
     def _next_state(self, now: float) -> Publish | None:
         for device, payload in self._state_pending.items():

@@ -14,11 +14,11 @@ from treadwell.daemon import topics
 from treadwell.daemon.discovery import (
     BACK_PAIN_OPTIONS,
     ORIGIN_NAME,
-    build_runner_totals_discovery,
     discovery_object_id,
     entity_slug,
 )
-from treadwell.daemon.messages import PROMPT_KINDS
+from treadwell.daemon.payloads import PROMPT_KINDS
+from treadwell.daemon.totals_discovery import build_runner_totals_discovery
 
 CHECKIN_ANSWERS: Final = {
     "No pain": (0, "none"),

@@ -29,7 +29,7 @@ import aiomqtt
 from treadwell.daemon.commands.config import add_config_option, err, settings_or_exit_status
 from treadwell.daemon.commands.flags import mqtt_client
 from treadwell.daemon.device_memory import DeviceMemory
-from treadwell.daemon.discovery import (
+from treadwell.daemon.diagnostics_discovery import (
     build_diagnostics_discovery,
     build_diagnostics_payload,
     diagnostics_topic,

@@ -53,8 +53,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Export the chosen run and print where it went."""
-    from treadwell.daemon.autoexport import load_run_export, write_export  # noqa: PLC0415
     from treadwell.daemon.export.formats import encode  # noqa: PLC0415
+    from treadwell.daemon.export_files import load_run_export, write_export  # noqa: PLC0415
     from treadwell.daemon.store import StateStoreError  # noqa: PLC0415
 
     state_dir: Path | None = args.state_dir

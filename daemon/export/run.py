@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from datetime import datetime
 
-    from treadwell.daemon.samples import Sample
+    from treadwell.daemon.samples_db import Sample
 
 Format = Literal["fit", "tcx", "csv"]
 FORMATS: tuple[Format, ...] = ("fit", "tcx", "csv")

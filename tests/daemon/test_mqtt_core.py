@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from treadwell.daemon import topics
+from treadwell.daemon.error_reports import DROPPED, ERROR_REPORT_BURST, ERROR_REPORT_RATE_HZ
 from treadwell.daemon.messages import (
     CheckinCommand,
     Command,
@@ -16,9 +17,6 @@ from treadwell.daemon.messages import (
     InclineSetCommand,
 )
 from treadwell.daemon.mqtt_core import (
-    DROPPED,
-    ERROR_REPORT_BURST,
-    ERROR_REPORT_RATE_HZ,
     ONLINE,
     PROMPT_QOS,
     RETAINED_REFUSED,

@@ -13,18 +13,20 @@ from hypothesis import strategies as st
 
 from treadwell.daemon.messages import (
     MAX_COMMAND_BYTES,
-    PROMPT_KINDS,
     CheckinCommand,
     Command,
     CommandError,
-    ErrorReport,
     FlagsSetCommand,
     InclineSetCommand,
     checkin_event_from,
     command_topics,
+    parse_command,
+)
+from treadwell.daemon.payloads import (
+    PROMPT_KINDS,
+    ErrorReport,
     flags_payload,
     flags_payload_from,
-    parse_command,
     prompt_payload,
     prompt_payload_from,
     run_payload,

@@ -8,12 +8,8 @@ from typing import Any
 import jinja2
 import pytest
 
-from treadwell.daemon.messages import (
-    PROMPT_KINDS,
-    CheckinCommand,
-    FlagsSetCommand,
-    parse_command,
-)
+from treadwell.daemon.messages import CheckinCommand, FlagsSetCommand, parse_command
+from treadwell.daemon.payloads import PROMPT_KINDS
 from treadwell.daemon.runner_discovery import CHECKIN_ANSWERS, build_runner_discovery
 
 BASE = "treadwell"

@@ -9,7 +9,7 @@ import pytest
 
 from tests.drivers.links import FAST, Recorder, running, target
 from treadwell.daemon.device_memory import DeviceMemory, device_key
-from treadwell.daemon.discovery import (
+from treadwell.daemon.diagnostics_discovery import (
     build_diagnostics_component,
     build_diagnostics_payload,
     diagnostics_topic,

@@ -18,7 +18,7 @@ from tests.export.runs import START, store_run
 from treadwell.daemon.autoexport import AutoExporter, apply_retention
 from treadwell.daemon.config import ExportSettings, StorageSettings
 from treadwell.daemon.outbox import Outbox
-from treadwell.daemon.samples import load_samples
+from treadwell.daemon.samples_db import load_samples
 from treadwell.daemon.store import Store
 
 if TYPE_CHECKING:

@@ -17,7 +17,7 @@ from tests.support.mqtt_client import subscriber
 from treadwell.daemon.app import Daemon
 from treadwell.daemon.clock import Clock
 from treadwell.daemon.config import Settings
-from treadwell.daemon.samples import load_samples
+from treadwell.daemon.samples_db import load_samples
 from treadwell.daemon.store import Store
 from treadwell.drivers.virtual.profile import RunProfile
 from treadwell.drivers.virtual.strap import StrapConfig

@@ -18,10 +18,10 @@ from hypothesis import strategies as st
 from tcxreader.tcxreader import TCXReader
 
 from tests.export.runs import START, expected_ascent, store_run
-from treadwell.daemon.autoexport import load_run_export
 from treadwell.daemon.export.formats import encode
 from treadwell.daemon.export.run import RunExport, track
-from treadwell.daemon.samples import Sample
+from treadwell.daemon.export_files import load_run_export
+from treadwell.daemon.samples_db import Sample
 from treadwell.daemon.store import Store
 
 if TYPE_CHECKING:

@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 
 from treadwell.daemon.discovery import build_device_discovery
-from treadwell.daemon.messages import PROMPT_KINDS
+from treadwell.daemon.payloads import PROMPT_KINDS
 from treadwell.daemon.runner_discovery import build_runner_discovery
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"

@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from treadwell.daemon import samples as samples_db
-from treadwell.daemon.samples import SampleRecorder, load_samples, prune_samples
+from treadwell.daemon import samples_db
+from treadwell.daemon.samples import SampleRecorder
+from treadwell.daemon.samples_db import load_samples, prune_samples
 from treadwell.daemon.store import StateStoreError, Store
 
 if TYPE_CHECKING:

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from treadwell.daemon.discovery import build_runner_totals_discovery, totals_topic
 from treadwell.daemon.totals import HistoryRow, Totals, runner_totals
+from treadwell.daemon.totals_discovery import build_runner_totals_discovery, totals_topic
 
 # Wednesday 2 December 2026, 20:30 in a zone one hour ahead of UTC.
 ZONE = timezone(timedelta(hours=1))

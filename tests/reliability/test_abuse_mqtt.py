@@ -29,12 +29,12 @@ import pytest
 from tests.daemon.test_app import running, settings_for, virtual_devices
 from tests.daemon.test_mqtt_bridge import bridge_settings, running_bridge
 from tests.support.mqtt_client import Subscriber, subscriber
+from treadwell.daemon.error_reports import DROPPED
 from treadwell.daemon.mqtt import (
     ERROR_REPORT_BURST,
     ERROR_REPORT_RATE_HZ,
     INCOMING_QUEUE_MAX,
 )
-from treadwell.daemon.mqtt_core import DROPPED
 from treadwell.daemon.store import Store
 from treadwell.drivers.codec.ftms import ControlOp
 

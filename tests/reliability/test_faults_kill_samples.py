@@ -19,7 +19,7 @@ import pytest
 from garmin_fit_sdk import Decoder, Stream
 
 from tests.reliability.harness import ROOT, WAIT_S, DaemonProcess, daemon_config
-from treadwell.daemon.samples import Sample, load_samples
+from treadwell.daemon.samples_db import Sample, load_samples
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
