@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 
 from treadwell.daemon.channel import DEFAULT_STEP_PCT, MIN_AUTOMATION_INCLINE_PCT, TreadmillChannel
 from treadwell.daemon.config import StrapSettings, slugify
-from treadwell.daemon.discovery import build_device_discovery, build_diagnostics_component
+from treadwell.daemon.diagnostics_discovery import build_diagnostics_component
+from treadwell.daemon.discovery import build_device_discovery
 from treadwell.daemon.runner_discovery import build_runner_discovery
 from treadwell.drivers.discovery import DeviceKind, DeviceTarget
 from treadwell.drivers.footpod import FootpodLink

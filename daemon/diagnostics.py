@@ -16,7 +16,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from treadwell.daemon.device_memory import DeviceMemory
-from treadwell.daemon.discovery import build_diagnostics_payload, diagnostics_topic
+from treadwell.daemon.diagnostics_discovery import build_diagnostics_payload, diagnostics_topic
 from treadwell.drivers.probe import advice, learned_fields, report_from_info
 
 if TYPE_CHECKING:
