@@ -192,7 +192,7 @@ class RaisedPrompts(logging.Handler):
         if record.levelno >= logging.ERROR:
             self.errors.append(f"{record.name}: {record.getMessage()}")
         elif (
-            record.name == "treadwell.daemon.app"
+            record.name in {"treadwell.daemon.app", "treadwell.daemon.effects"}
             and isinstance(record.msg, str)
             and record.msg.startswith("prompt %s (%s)")
             and isinstance(record.args, tuple)
