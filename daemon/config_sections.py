@@ -294,41 +294,50 @@ class RunnerSettings(_Model):
         return slugify(self.name)
 
 
+# The rules' own defaults: the settings add only the bounds a configuration file must keep.
+_RULES: Final = RulesConfig()
+
+
 class RulesSettings(_Model):
     """Thresholds of the back-care rules (`treadwell.rules.model.RulesConfig`).
 
-    Durations are seconds, speeds km/h, inclines percent. The runner's incline ceiling and
-    whether automation is allowed are per treadmill (see `TreadmillSettings`).
+    Durations are seconds, speeds km/h, inclines percent. Each default is the rules' own
+    (`RulesConfig()`), not restated here. The runner's incline ceiling and whether automation
+    is allowed are per runner and treadmill (see `RunnerSettings`, `TreadmillSettings`).
     """
 
-    run_start_speed_kmh: float = Field(default=2.0, ge=0.0, le=30.0)
-    run_start_s: float = Field(default=5.0, ge=1.0, le=600.0)
+    run_start_speed_kmh: float = Field(default=_RULES.run_start_speed_kmh, ge=0.0, le=30.0)
+    run_start_s: float = Field(default=_RULES.run_start_s, ge=1.0, le=600.0)
     # 0 would end every run at its first reading: no run could ever start.
-    stop_timeout_s: float = Field(default=120.0, ge=1.0, le=24 * 3600)
-    pause_tolerance_s: float = Field(default=600.0, ge=0.0, le=24 * 3600)
-    incline_window_min_pct: float = Field(default=2.0, ge=0.0, le=40.0)
-    incline_window_max_pct: float = Field(default=3.0, ge=0.0, le=40.0)
-    incline_target_pct: float = Field(default=2.5, ge=0.0, le=40.0)
-    incline_underway_s: float = Field(default=60.0, ge=0.0, le=24 * 3600)
-    incline_interval_s: float = Field(default=300.0, ge=0.0, le=24 * 3600)
-    incline_settle_s: float = Field(default=30.0, ge=0.0, le=3600)
-    form_cue_distance_m: float = Field(default=3000.0, ge=0.0, le=200_000)
-    hr_drift_bpm: int = Field(default=10, ge=0, le=100)
-    hr_baseline_after_s: float = Field(default=600.0, ge=0.0, le=24 * 3600)
-    steady_speed_tolerance_kmh: float = Field(default=0.5, ge=0.0, le=30.0)
-    hydration_reminder_after_s: float = Field(default=3600.0, ge=0.0, le=7 * 24 * 3600)
-    checkin_after_s: float = Field(default=7200.0, ge=0.0, le=7 * 24 * 3600)
-    escalate_painful_runs: int = Field(default=3, ge=1, le=100)
-    escalate_window_runs: int = Field(default=5, ge=1, le=100)
-    hr_settle_s: float = Field(default=180.0, ge=0.0, le=3600)
-    severe_pain: int = Field(default=7, ge=1, le=10)
-    warmup_window_s: float = Field(default=1800.0, ge=0.0, le=24 * 3600)
-    stride_min_speed_kmh: float = Field(default=7.0, ge=0.0, le=30.0)
-    overstride_cadence_spm: float = Field(default=150.0, ge=0.0, le=300.0)
-    overstride_step_m: float = Field(default=1.0, ge=0.0, le=5.0)
-    overstride_after_s: float = Field(default=60.0, ge=0.0, le=24 * 3600)
-    shoe_note_fraction: float = Field(default=0.5, gt=0.0, le=1.0)
-    shoe_note_min_s: float = Field(default=300.0, ge=0.0, le=24 * 3600)
+    stop_timeout_s: float = Field(default=_RULES.stop_timeout_s, ge=1.0, le=24 * 3600)
+    pause_tolerance_s: float = Field(default=_RULES.pause_tolerance_s, ge=0.0, le=24 * 3600)
+    incline_window_min_pct: float = Field(default=_RULES.incline_window_min_pct, ge=0.0, le=40.0)
+    incline_window_max_pct: float = Field(default=_RULES.incline_window_max_pct, ge=0.0, le=40.0)
+    incline_target_pct: float = Field(default=_RULES.incline_target_pct, ge=0.0, le=40.0)
+    incline_underway_s: float = Field(default=_RULES.incline_underway_s, ge=0.0, le=24 * 3600)
+    incline_interval_s: float = Field(default=_RULES.incline_interval_s, ge=0.0, le=24 * 3600)
+    incline_settle_s: float = Field(default=_RULES.incline_settle_s, ge=0.0, le=3600)
+    form_cue_distance_m: float = Field(default=_RULES.form_cue_distance_m, ge=0.0, le=200_000)
+    hr_drift_bpm: int = Field(default=_RULES.hr_drift_bpm or 0, ge=0, le=100)
+    hr_baseline_after_s: float = Field(default=_RULES.hr_baseline_after_s, ge=0.0, le=24 * 3600)
+    steady_speed_tolerance_kmh: float = Field(
+        default=_RULES.steady_speed_tolerance_kmh, ge=0.0, le=30.0
+    )
+    hydration_reminder_after_s: float = Field(
+        default=_RULES.hydration_reminder_after_s, ge=0.0, le=7 * 24 * 3600
+    )
+    checkin_after_s: float = Field(default=_RULES.checkin_after_s, ge=0.0, le=7 * 24 * 3600)
+    escalate_painful_runs: int = Field(default=_RULES.escalate_painful_runs, ge=1, le=100)
+    escalate_window_runs: int = Field(default=_RULES.escalate_window_runs, ge=1, le=100)
+    hr_settle_s: float = Field(default=_RULES.hr_settle_s, ge=0.0, le=3600)
+    severe_pain: int = Field(default=_RULES.severe_pain, ge=1, le=10)
+    warmup_window_s: float = Field(default=_RULES.warmup_window_s, ge=0.0, le=24 * 3600)
+    stride_min_speed_kmh: float = Field(default=_RULES.stride_min_speed_kmh, ge=0.0, le=30.0)
+    overstride_cadence_spm: float = Field(default=_RULES.overstride_cadence_spm, ge=0.0, le=300.0)
+    overstride_step_m: float = Field(default=_RULES.overstride_step_m, ge=0.0, le=5.0)
+    overstride_after_s: float = Field(default=_RULES.overstride_after_s, ge=0.0, le=24 * 3600)
+    shoe_note_fraction: float = Field(default=_RULES.shoe_note_fraction, gt=0.0, le=1.0)
+    shoe_note_min_s: float = Field(default=_RULES.shoe_note_min_s, ge=0.0, le=24 * 3600)
     prompt_grace_s: int = Field(default=1800, ge=1, le=7 * 24 * 3600)
 
     @model_validator(mode="after")

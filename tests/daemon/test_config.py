@@ -608,3 +608,10 @@ def test_a_ceiling_of_zero_means_never_incline_and_the_summary_says_so(
     spare = lines.index("  treadmill: Spare (first found)")
     assert "up to 3%, suggested only, never set" in lines[spare + 1]
     assert "automation_allowed = false" in lines[spare + 1]
+
+
+def test_rule_settings_take_their_defaults_from_the_rules() -> None:
+    # Nothing restated: the configuration's defaults are the rules' own.
+    assert RulesSettings().to_rules_config(TreadmillSettings()) == RulesConfig(
+        max_incline_pct=TreadmillSettings().max_incline_pct, automation_allowed=False
+    )
