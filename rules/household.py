@@ -442,7 +442,8 @@ def _gate(  # noqa: PLR0917 - the request's parts, in the order they are read
         reason = f"refused: {treadmill} is not connected"
     elif not known.can_set_incline:
         reason = f"refused: {treadmill} cannot set its incline"
-    elif high < low:
+    elif high < low or high <= FLOOR_PCT:
+        # A ceiling of 0 % means "never incline": not even a command to stay level is sent.
         reason = f"refused: no incline may be set on {treadmill} for {runner}"
     elif not low - _EPS <= incline_pct <= high + _EPS:
         reason = f"refused: {incline_pct:g}% is outside your limits ({low:g}% to {high:g}%)"

@@ -240,6 +240,7 @@ def test_a_runner_without_consent_gets_suggestions_only() -> None:
         ("", 3.5, "outside your limits"),
         ("", -1.0, "outside your limits"),
         ("high-floor", 4.0, "no incline may be set"),
+        ("zero-ceiling", 0.0, "no incline may be set"),
     ],
 )
 def test_a_dashboard_request_that_breaks_a_rule_is_refused_with_its_reason(
@@ -248,6 +249,8 @@ def test_a_dashboard_request_that_breaks_a_rule_is_refused_with_its_reason(
     config = CONFIG
     if setup == "no-dashboard":
         config = replace(CONFIG, treadmills=(replace(GARAGE, dashboard_control=False), LOFT))
+    if setup == "zero-ceiling":
+        config = replace(CONFIG, treadmills=(replace(GARAGE, max_incline_pct=0.0), LOFT))
     house = House(initial_household(config))
     if setup != "disconnected":
         floor = 4.0 if setup == "high-floor" else 0.0
