@@ -45,4 +45,4 @@ async def test_a_zero_ceiling_runs_with_discovery_and_never_sets_an_incline(
     assert "incline" not in kinds(sub)
     assert not [r for r in treadmill.control_log if r.op == ControlOp.SET_TARGET_INCLINATION]
     assert all(s.get("suggested_incline_pct") is None for s in sub.json_on("tw/treadmill/state"))
-    assert "outside your limits" in json.loads(sub.on("tw/error")[0].payload)["error"]
+    assert "no incline may be set" in json.loads(sub.on("tw/error")[0].payload)["error"]
