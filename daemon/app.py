@@ -134,7 +134,7 @@ class Daemon:
             channels=self._channels,
             strap_runners=wiring.strap_runners,
             strap_pairs=wiring.strap_pairs,
-            runner_on=self.house.runner_on,
+            runner_on=self._runner_on,
             availability=lambda slug, up: self._bridge.set_device_availability(slug, online=up),
             now=self._clock.now,
         )
@@ -254,9 +254,16 @@ class Daemon:
         while True:
             self._heartbeat = loop.time()
             try:
-                item = await asyncio.wait_for(self._queue.get(), timeout=_STALL_S / 3)
-            except TimeoutError:
-                continue
+                item = self._queue.get_nowait()
+            except asyncio.QueueEmpty:
+                try:
+                    item = await asyncio.wait_for(self._queue.get(), timeout=_STALL_S / 3)
+                except TimeoutError:
+                    continue
+            else:
+                # Let the sender publish what the last input produced before the next one
+                # (cheaper than the task `wait_for` builds around a `get` that need not wait).
+                await asyncio.sleep(0)
             try:
                 await self._handle(item)
             except Exception:
@@ -284,9 +291,10 @@ class Daemon:
                 order, republish = self._inputs.order_for(item)
         if order is not None:
             await self._evaluate(order)
-        self._inputs.record(item, self._samples)
         if republish is not None:
             self._publish_state(republish)
+        # Bookkeeping (the per-second samples) after the state is on its way.
+        self._inputs.record(item, self._samples)
 
     async def _evaluate(self, order: household.Order) -> None:
         before = self.house
@@ -368,6 +376,10 @@ class Daemon:
         for name, runner in self.house.runners:
             flags = runner.flags
             self._effects.publish_flags(name, flags.back_pain.value, flags.expires_at)
+
+    def _runner_on(self, slug: str) -> str:
+        """Who runs on `slug` in the household of now (`self.house` is replaced per input)."""
+        return self.house.runner_on(slug)
 
     def _state(self) -> str:
         return household_json(self.house)
