@@ -21,7 +21,6 @@ the action out and checks nothing again.
 
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -176,19 +175,32 @@ class HouseholdConfig:
         return _engine_config(self, runner, treadmill)
 
 
-@functools.lru_cache(maxsize=256)
 def _engine_config(config: HouseholdConfig, runner: str, treadmill: str) -> RulesConfig:
     """`HouseholdConfig.engine_config`, remembered: it is asked for on every reading.
 
     The configuration is frozen, so the same (configuration, runner, treadmill) always gives
-    the same thresholds.
+    the same thresholds. The memo holds the configuration it was filled for and is matched
+    by identity: hashing a whole configuration would cost about as much as deriving.
     """
-    person, deck = config.runner(runner), config.treadmill(treadmill)
-    return replace(
-        config.rules,
-        max_incline_pct=min(person.max_incline_pct, deck.max_incline_pct),
-        automation_allowed=person.automation_allowed and deck.automation_allowed,
-    )
+    held, table = _ENGINE_CONFIGS[0]
+    if held is not config:
+        table = {}
+        _ENGINE_CONFIGS[0] = (config, table)
+    found = table.get((runner, treadmill))
+    if found is None:
+        person, deck = config.runner(runner), config.treadmill(treadmill)
+        found = replace(
+            config.rules,
+            max_incline_pct=min(person.max_incline_pct, deck.max_incline_pct),
+            automation_allowed=person.automation_allowed and deck.automation_allowed,
+        )
+        table[(runner, treadmill)] = found
+    return found
+
+
+_ENGINE_CONFIGS: list[tuple[HouseholdConfig | None, dict[tuple[str, str], RulesConfig]]] = [
+    (None, {})
+]
 
 
 # -- state ----------------------------------------------------------------------------------
@@ -502,7 +514,7 @@ def evaluate(
     if now.utcoffset() is None:
         raise RulesInputError(f"evaluate needs a timezone-aware now, got naive {now!r}")
     out: list[Routed] = []
-    before = state.runners_on()
+    previous = state
     match order:
         case TreadmillEvent(treadmill, event):
             state = _on_treadmill(state, treadmill, event, now, out)
@@ -526,10 +538,22 @@ def evaluate(
             out.append(_gate(state, treadmill, incline_pct, source, run_id, now))
         case _:
             assert_never(order)
-    for name, runner in state.runners_on().items():
-        if before[name] != runner:
-            out.append(Routed(RunnerChanged(name, runner), runner, name))
+    if _who_runs_may_differ(previous, state):
+        before = previous.runners_on()
+        for name, runner in state.runners_on().items():
+            if before[name] != runner:
+                out.append(Routed(RunnerChanged(name, runner), runner, name))
     return state, tuple(_one_flag_change_each(out))
+
+
+def _who_runs_may_differ(before: HouseholdState, after: HouseholdState) -> bool:
+    """False when nothing `runner_on` reads has changed (most readings): no need to ask it."""
+    if before.present != after.present:
+        return True
+    return any(
+        b.run_runner != a.run_runner or b.selected != a.selected
+        for (_, b), (_, a) in zip(before.treadmills, after.treadmills, strict=True)
+    )
 
 
 def _one_flag_change_each(out: list[Routed]) -> list[Routed]:
@@ -619,7 +643,8 @@ def _on_treadmill(
     lent = _attach(state, runner, treadmill, slot.engine, run_tag=tag)
     after, actions = engine.evaluate(lent, event, now)
     mine, bare = _detach(after)
-    state = _put_runner(state, runner, mine)
+    if mine != state.runner(runner):  # most readings leave the runner's part as it was
+        state = _put_runner(state, runner, mine)
     started = any(isinstance(a, RunStarted) for a in actions)
     slot = replace(
         slot,
