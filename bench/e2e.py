@@ -93,6 +93,7 @@ PROMPT_CYCLES = 30
 WORKER_LIMIT_S = 240.0  # a worker that takes longer than this (plus its window) stalled
 PROMPT_CYCLE_LIMIT_S = 15.0
 WORKER_ATTEMPTS = 2
+STOP_LIMIT_S = 30.0
 _US = 1e6
 _MS = 1e3
 
@@ -210,18 +211,27 @@ class Worker:
             task = asyncio.create_task(daemon.run(stop))
             try:
                 # Measure the steady state: every treadmill connected and its run started.
-                await _until(
-                    lambda: all(
-                        c.connected and daemon.house.slot(slug).engine.running
-                        for slug, c in daemon.channels.items()
+                try:
+                    await _until(
+                        lambda: all(
+                            c.connected and daemon.house.slot(slug).engine.running
+                            for slug, c in daemon.channels.items()
+                        )
                     )
-                )
+                except TimeoutError:
+                    behind = {
+                        slug: (c.connected, daemon.house.slot(slug).engine.running)
+                        for slug, c in daemon.channels.items()
+                        if not (c.connected and daemon.house.slot(slug).engine.running)
+                    }
+                    raise RuntimeError(f"not (connected, running) in time: {behind}") from None
                 result = await self._window()
                 if self.prompts:
                     result["prompt_stops"] = await self._prompt_cycles(daemon)
             finally:
                 stop.set()
-                await task
+                async with asyncio.timeout(STOP_LIMIT_S):
+                    await task
         return result
 
     async def _prompt_cycles(self, daemon: Daemon) -> list[tuple[str, float]]:
@@ -367,11 +377,18 @@ async def _run_worker(
             # The virtual world has been seen to stall while 20 links connect on a loaded
             # machine; such a run measured nothing, so it is started again (and said so).
             process.kill()
-            await process.wait()
+            _, err = await process.communicate()
+            said = [line for line in err.decode().splitlines() if "no connection" not in line]
             print(f"{mode} worker ({count}) stalled, attempt {attempt}", file=sys.stderr)
+            print("\n".join(said[-20:]), file=sys.stderr)
             continue
         if process.returncode != 0:
-            raise RuntimeError(f"{mode} worker failed ({process.returncode}):\n{err.decode()}")
+            said = [line for line in err.decode().splitlines() if "no connection" not in line]
+            if attempt < WORKER_ATTEMPTS:
+                print(f"{mode} worker ({count}) failed, attempt {attempt}:", file=sys.stderr)
+                print("\n".join(said[-5:]), file=sys.stderr)
+                continue
+            raise RuntimeError(f"{mode} worker failed ({process.returncode}):\n" + "\n".join(said))
         break
     else:
         raise RuntimeError(f"{mode} worker ({count}) stalled {WORKER_ATTEMPTS} times")
