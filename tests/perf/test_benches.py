@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from bench import table
+
 pytestmark = [pytest.mark.mqtt, pytest.mark.perf]
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -71,6 +73,10 @@ def test_e2e_reports_latency_cpu_and_the_prompt_path_for_daemon_and_relay() -> N
     assert settings["max_state_rate_hz"] == {"daemon": 50.0, "default": 2.0}
     assert settings["python"].startswith("CPython 3.")
     assert set(output) >= {"settings", "runs", "prompt", "rss_mb", "ready_s"}
+    # The README's tables render from this output, sample counts included.
+    rendered = table.render(output)
+    assert f"| 1 | {run['p50_ms']} / {run['p99_ms']} / {run['max_ms']}" in rendered
+    assert f"{prompt['samples']} runs" in rendered
 
 
 def test_footprint_reports_ready_time_memory_and_import_time() -> None:
