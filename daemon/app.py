@@ -254,16 +254,9 @@ class Daemon:
         while True:
             self._heartbeat = loop.time()
             try:
-                item = self._queue.get_nowait()
-            except asyncio.QueueEmpty:
-                try:
-                    item = await asyncio.wait_for(self._queue.get(), timeout=_STALL_S / 3)
-                except TimeoutError:
-                    continue
-            else:
-                # Let the sender publish what the last input produced before the next one
-                # (cheaper than the task `wait_for` builds around a `get` that need not wait).
-                await asyncio.sleep(0)
+                item = await asyncio.wait_for(self._queue.get(), timeout=_STALL_S / 3)
+            except TimeoutError:
+                continue
             try:
                 await self._handle(item)
             except Exception:
