@@ -136,7 +136,7 @@ class Daemon:
             channels=self._channels,
             strap_runners=wiring.strap_runners,
             strap_pairs=wiring.strap_pairs,
-            runner_on=self.house.runner_on,
+            runner_on=self._runner_on,
             availability=lambda slug, up: self._bridge.set_device_availability(slug, online=up),
             now=self._clock.now,
         )
@@ -289,7 +289,6 @@ class Daemon:
                 order, republish = self._inputs.order_for(item)
         if order is not None:
             await self._evaluate(order)
-        self._inputs.record(item, self._samples)
         if (
             isinstance(item, LinkConnected)
             and item.info is not None
@@ -298,6 +297,8 @@ class Daemon:
             self._diagnostics.on_connect(item.device, item.info, self._channels[item.device].link)
         if republish is not None:
             self._publish_state(republish)
+        # Bookkeeping (the per-second samples) after the state is on its way.
+        self._inputs.record(item, self._samples)
 
     async def _evaluate(self, order: household.Order) -> None:
         before = self.house
@@ -379,6 +380,10 @@ class Daemon:
         for name, runner in self.house.runners:
             flags = runner.flags
             self._effects.publish_flags(name, flags.back_pain.value, flags.expires_at)
+
+    def _runner_on(self, slug: str) -> str:
+        """Who runs on `slug` in the household of now (`self.house` is replaced per input)."""
+        return self.house.runner_on(slug)
 
     def _state(self) -> str:
         return household_json(self.house)

@@ -172,12 +172,35 @@ class HouseholdConfig:
 
     def engine_config(self, runner: str, treadmill: str) -> RulesConfig:
         """The engine's thresholds for `runner` on `treadmill`: both ceilings, both consents."""
-        person, deck = self.runner(runner), self.treadmill(treadmill)
-        return replace(
-            self.rules,
+        return _engine_config(self, runner, treadmill)
+
+
+def _engine_config(config: HouseholdConfig, runner: str, treadmill: str) -> RulesConfig:
+    """`HouseholdConfig.engine_config`, remembered: it is asked for on every reading.
+
+    The configuration is frozen, so the same (configuration, runner, treadmill) always gives
+    the same thresholds. The memo holds the configuration it was filled for and is matched
+    by identity: hashing a whole configuration would cost about as much as deriving.
+    """
+    held, table = _ENGINE_CONFIGS[0]
+    if held is not config:
+        table = {}
+        _ENGINE_CONFIGS[0] = (config, table)
+    found = table.get((runner, treadmill))
+    if found is None:
+        person, deck = config.runner(runner), config.treadmill(treadmill)
+        found = replace(
+            config.rules,
             max_incline_pct=min(person.max_incline_pct, deck.max_incline_pct),
             automation_allowed=person.automation_allowed and deck.automation_allowed,
         )
+        table[(runner, treadmill)] = found
+    return found
+
+
+_ENGINE_CONFIGS: list[tuple[HouseholdConfig | None, dict[tuple[str, str], RulesConfig]]] = [
+    (None, {})
+]
 
 
 # -- state ----------------------------------------------------------------------------------
@@ -232,17 +255,29 @@ class HouseholdState:
         Raises:
             RulesInputError: No treadmill has that name.
         """
-        slots = dict(self.treadmills)
-        if name not in slots:
-            raise RulesInputError(f"no treadmill called {name!r}")
-        return slots[name]
+        for slot_name, slot in self.treadmills:
+            if slot_name == name:
+                return slot
+        raise RulesInputError(f"no treadmill called {name!r}")
 
     def runner_on(self, treadmill: str) -> str:
         """Who runs on `treadmill` now, or would if a run started now."""
-        slot = self.slot(treadmill)
+        return self._runner_for(self.slot(treadmill), self._busy())
+
+    def runners_on(self) -> dict[str, str]:
+        """`runner_on` for every treadmill at once (one pass, not one per treadmill)."""
+        busy = self._busy()
+        return {name: self._runner_for(slot, busy) for name, slot in self.treadmills}
+
+    def _busy(self) -> set[str | None]:
+        """Whose runs are in progress (None stands for the treadmills without one)."""
+        return {s.run_runner for _, s in self.treadmills}
+
+    def _runner_for(self, slot: TreadmillSlot, busy: set[str | None]) -> str:
+        # A slot without a run of its own only adds None to `busy`, which names no runner:
+        # so one `busy` for the whole household serves every such slot.
         if slot.run_runner is not None:
             return slot.run_runner
-        busy = {s.run_runner for n, s in self.treadmills if n != treadmill}
         strapped = [r for r in self.present if r not in busy]
         if slot.selected in strapped:
             return slot.selected
@@ -480,7 +515,7 @@ def evaluate(
     if now.utcoffset() is None:
         raise RulesInputError(f"evaluate needs a timezone-aware now, got naive {now!r}")
     out: list[Routed] = []
-    before = {name: state.runner_on(name) for name, _ in state.treadmills}
+    previous = state
     match order:
         case TreadmillEvent(treadmill, event):
             state = _on_treadmill(state, treadmill, event, now, out)
@@ -504,11 +539,22 @@ def evaluate(
             out.append(_gate(state, treadmill, incline_pct, source, run_id, now))
         case _:
             assert_never(order)
-    for name, _ in state.treadmills:
-        runner = state.runner_on(name)
-        if before[name] != runner:
-            out.append(Routed(RunnerChanged(name, runner), runner, name))
+    if _who_runs_may_differ(previous, state):
+        before = previous.runners_on()
+        for name, runner in state.runners_on().items():
+            if before[name] != runner:
+                out.append(Routed(RunnerChanged(name, runner), runner, name))
     return state, tuple(_one_flag_change_each(out))
+
+
+def _who_runs_may_differ(before: HouseholdState, after: HouseholdState) -> bool:
+    """False when nothing `runner_on` reads has changed (most readings): no need to ask it."""
+    if before.present != after.present:
+        return True
+    return any(
+        b.run_runner != a.run_runner or b.selected != a.selected
+        for (_, b), (_, a) in zip(before.treadmills, after.treadmills, strict=True)
+    )
 
 
 def _one_flag_change_each(out: list[Routed]) -> list[Routed]:
@@ -534,9 +580,16 @@ def _put_runner(state: HouseholdState, name: str, runner: RunnerState) -> Househ
 
 
 def _attach(
-    state: HouseholdState, runner: str, treadmill: str | None, base: engine.EngineState
+    state: HouseholdState,
+    runner: str,
+    treadmill: str | None,
+    base: engine.EngineState,
+    run_tag: str | None = None,
 ) -> engine.EngineState:
-    """Lend `runner`'s part to an engine state, with their thresholds on `treadmill`."""
+    """Lend `runner`'s part to an engine state, with their thresholds on `treadmill`.
+
+    `run_tag`, if given, replaces the engine's run tag in the same step.
+    """
     mine = state.runner(runner)
     config = (
         state.config.engine_config(runner, treadmill)
@@ -552,6 +605,7 @@ def _attach(
         last_run_id=mine.last_run_id,
         pending=mine.pending,
         issued=mine.issued,
+        run_tag=base.run_tag if run_tag is None else run_tag,
     )
 
 
@@ -587,10 +641,11 @@ def _on_treadmill(
     slot = state.slot(treadmill)
     runner = state.runner_on(treadmill)
     tag = f"{treadmill}-{slot.runs_started + 1}"
-    lent = replace(_attach(state, runner, treadmill, slot.engine), run_tag=tag)
+    lent = _attach(state, runner, treadmill, slot.engine, run_tag=tag)
     after, actions = engine.evaluate(lent, event, now)
     mine, bare = _detach(after)
-    state = _put_runner(state, runner, mine)
+    if mine != state.runner(runner):  # most readings leave the runner's part as it was
+        state = _put_runner(state, runner, mine)
     started = any(isinstance(a, RunStarted) for a in actions)
     slot = replace(
         slot,

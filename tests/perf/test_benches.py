@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from bench import table
+
 pytestmark = [pytest.mark.mqtt, pytest.mark.perf]
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,25 +36,47 @@ def run_bench(*args: str) -> dict[str, Any]:
 
 
 def test_e2e_reports_latency_cpu_and_the_prompt_path_for_daemon_and_relay() -> None:
-    output = run_bench("bench.e2e", "--treadmills", "1", "--seconds", "2", "--no-footprint")
+    output = run_bench(
+        "bench.e2e", "--treadmills", "1", "--seconds", "2", "--prompts", "3", "--no-footprint"
+    )
 
     (run,) = output["runs"]
     assert run["treadmills"] == 1
-    for prefix in ("", "relay_"):
+    for prefix in ("", "default_", "relay_", "default_beyond_slot_"):
         p50, p99, most = (run[prefix + key] for key in LATENCY_KEYS)
-        assert 0 < p50 <= p99 <= most
-        assert run[prefix + "notifications"] > 0
+        assert p50 <= p99 <= most
+        assert run[prefix + "samples"] > 0
+    for prefix in ("", "default_", "relay_"):
+        assert run[prefix + "p50_ms"] > 0
+        assert 0 < run[prefix + "samples"] <= run[prefix + "notifications"]
     # Every relayed notification reaches the subscriber; the daemon's state is latest-wins, so
-    # a reading may replace one not yet sent, but only if the daemon falls far behind.
+    # at the maximum rate a reading may replace one not yet sent only if the daemon falls far
+    # behind. At the default rate (2 Hz, readings at 4 Hz) about every other one is replaced.
     assert run["relay_unmatched"] == 0
     assert run["unmatched"] <= run["notifications"] // 10
-    for prefix in ("", "relay_", "sink_"):
+    assert run["default_samples"] + run["default_unmatched"] == run["default_notifications"]
+    assert run["default_unmatched"] > 0
+    for prefix in ("", "default_", "relay_", "sink_"):
         assert run[prefix + "cpu_us_per_notification"] > 0
     assert run["cpu_ratio"] == pytest.approx(
         run["cpu_us_per_notification"] / run["relay_cpu_us_per_notification"], abs=0.01
     )
-    assert output["prompt_ms"] > 0
-    assert set(output) >= {"runs", "rss_mb", "ready_s", "prompt_ms"}
+    sink = run["sink_cpu_us_per_notification"]
+    assert run["net_cpu_us_per_notification"] == pytest.approx(
+        run["cpu_us_per_notification"] - sink, abs=0.11
+    )
+    prompt = output["prompt"]
+    assert prompt["cycles"] == 3
+    assert prompt["samples"] + prompt["missing"] == 3
+    assert 0 < prompt["p50_ms"] <= prompt["p99_ms"] <= prompt["max_ms"]
+    settings = output["settings"]
+    assert settings["max_state_rate_hz"] == {"daemon": 50.0, "default": 2.0}
+    assert settings["python"].startswith("CPython 3.")
+    assert set(output) >= {"settings", "runs", "prompt", "rss_mb", "ready_s"}
+    # The README's tables render from this output, sample counts included.
+    rendered = table.render(output)
+    assert f"| 1 | {run['p50_ms']} / {run['p99_ms']} / {run['max_ms']}" in rendered
+    assert f"{prompt['samples']} runs" in rendered
 
 
 def test_footprint_reports_ready_time_memory_and_import_time() -> None:

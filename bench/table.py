@@ -1,0 +1,113 @@
+"""I/O (a JSON file in, Markdown out). The README's performance tables from one bench.e2e run.
+
+    .venv/bin/python -m bench.e2e --json > e2e.json
+    .venv/bin/python -m bench.table e2e.json
+
+Prints Markdown: the settings, the latency table at the maximum state rate (with the relay's
+figures and the ratio), the default-rate table (the delay beyond the publish slot), the CPU
+table (gross and net), the prompt path and the footprint, each with its sample counts.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def _ratio(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}x"
+
+
+def render(output: dict[str, Any]) -> str:
+    """The Markdown for one bench.e2e output."""
+    s = output["settings"]
+    rates = s["max_state_rate_hz"]
+    lines = [
+        f"One `python -m bench.e2e --json` run: {s['python']}, {s['cpus']} CPUs, 1-minute load"
+        f" {s['load_1min'][0]} before and {s['load_1min'][1]} after; each treadmill sends"
+        f" Treadmill Data at {s['notify_hz']:g} Hz ({s['speed_kmh']:g} km/h) and has a"
+        f" {s['strap_hz']:g} Hz strap; a {s['window_s']:g} s window per run"
+        f" (x{s['repeat']}); `rules.run_start_s = {s['run_start_s']:g}`.",
+        "",
+        f"At the maximum state rate (`max_state_rate_hz = {rates['daemon']:g}`: every reading"
+        " is published), notification to MQTT state at a subscriber, ms:",
+        "",
+        "| treadmills | daemon p50 / p99 / max | bare relay p50 / p99 / max | samples"
+        " (daemon, relay) | p99 ratio (target <= 1.5x) |",
+        "|---|---|---|---|---|",
+    ]
+    lines.extend(
+        f"| {r['treadmills']} | {r['p50_ms']} / {r['p99_ms']} / {r['max_ms']}"
+        f" | {r['relay_p50_ms']} / {r['relay_p99_ms']} / {r['relay_max_ms']}"
+        f" | {r['samples']}, {r['relay_samples']} | {_ratio(r['p99_ratio'])} |"
+        for r in output["runs"]
+    )
+    lines += [
+        "",
+        f"At the default state rate (`max_state_rate_hz = {rates['default']:g}`; readings come"
+        f" at {s['notify_hz']:g} Hz, so about half are replaced by the next one before their"
+        " slot), ms:",
+        "",
+        "| treadmills | latency p50 / p99 | delay beyond the publish slot p50 / p99 / max"
+        " | samples (published, replaced) |",
+        "|---|---|---|---|",
+    ]
+    lines.extend(
+        f"| {r['treadmills']} | {r['default_p50_ms']} / {r['default_p99_ms']}"
+        f" | {r['default_beyond_slot_p50_ms']} / {r['default_beyond_slot_p99_ms']}"
+        f" / {r['default_beyond_slot_max_ms']}"
+        f" | {r['default_samples']}, {r['default_unmatched']} |"
+        for r in output["runs"]
+    )
+    lines += [
+        "",
+        "CPU per Treadmill Data notification, us (gross: the worker process, virtual world"
+        " included; net: the world alone, measured before and after, subtracted):",
+        "",
+        "| treadmills | daemon gross / net | relay gross / net | world alone (before, after)"
+        " | gross ratio | net ratio (target <= 1.2x) | net ratio at 2 Hz |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    lines.extend(
+        f"| {r['treadmills']} | {r['cpu_us_per_notification']} / {r['net_cpu_us_per_notification']}"
+        f" | {r['relay_cpu_us_per_notification']} / {r['relay_net_cpu_us_per_notification']}"
+        f" | {r['sink_cpu_us_per_notification']} ({r['sink_before_cpu_us_per_notification']},"
+        f" {r['sink_after_cpu_us_per_notification']}) | {_ratio(r['cpu_ratio'])}"
+        f" | {_ratio(r['net_cpu_ratio'])} | {_ratio(r['default_net_cpu_ratio'])} |"
+        for r in output["runs"]
+    )
+    prompt = output.get("prompt")
+    lines.append("")
+    if prompt and "p99_ms" in prompt:
+        lines.append(
+            f"- Run end (Stop) to the hydration prompt at a subscriber, {prompt['samples']} runs"
+            f" at {s['prompt_treadmills']} treadmill(s): p50 {prompt['p50_ms']} ms, p99"
+            f" {prompt['p99_ms']} ms, max {prompt['max_ms']} ms ({prompt['missing']} missing;"
+            " target p99 < 50 ms)."
+        )
+    if output.get("ready_s") is not None:
+        lines.append(
+            f"- Start to systemd READY: {output['ready_s_bleak']} s with bleak,"
+            f" {output['ready_s']} s with the virtual world (target 1.5 s)."
+        )
+        lines.append(
+            f"- Resident memory: {output['rss_mb_bleak']} MB with bleak and nothing connected"
+            f" (no adapter on the bench machine), {output['rss_mb']} MB with the virtual world"
+            " and its treadmill and strap connected (target 60 MB with a treadmill, strap and"
+            " footpod connected through bleak: not measured here)."
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the tables for the JSON file named on the command line (or stdin)."""
+    args = sys.argv[1:] if argv is None else argv
+    text = Path(args[0]).read_text(encoding="utf-8") if args else sys.stdin.read()
+    print(render(json.loads(text)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
