@@ -255,18 +255,20 @@ class Daemon:
         loop = asyncio.get_running_loop()
         while True:
             self._heartbeat = loop.time()
-            try:
-                # Not asyncio.wait_for: on Python 3.11 it can swallow the cancellation that
-                # stops the daemon when an item arrives at the same moment.
-                async with asyncio.timeout(_STALL_S / 3):
-                    item = await self._queue.get()
-            except TimeoutError:
-                continue
+            # A plain get: the ticker queues an input every few seconds, which keeps the
+            # heartbeat fresh when nothing else comes. (Not asyncio.wait_for: on Python 3.11
+            # it can swallow the cancellation that stops the daemon.)
+            item = await self._queue.get()
             try:
                 await self._handle(item)
             except Exception:
                 # One bad input must not stop the daemon; say loudly what happened.
                 _LOGGER.exception("daemon: failed to handle %r", item)
+            if not self._queue.empty():
+                # A burst (every deck notifying at once): let the sender publish this input's
+                # state before the next input is decided, as a relay would, rather than all
+                # of them after the last one.
+                await asyncio.sleep(0)
 
     async def _handle(self, item: _Input) -> None:
         republish: str | None = None
