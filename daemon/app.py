@@ -53,6 +53,7 @@ _TICK_S = 5.0
 _SAVE_EVERY_S = 10.0
 _READY_WAIT_S = 5.0
 _STALL_S = 30.0  # the dispatcher's heartbeat older than this (real seconds): unhealthy
+_PROMPT_HANDOVER_S = 0.5  # the most the bookkeeping waits for the broker to take prompts
 _STORE_FAILURES = 3  # commits refused in a row: unhealthy
 
 
@@ -323,12 +324,16 @@ class Daemon:
         rest = [r for r in routed if not isinstance(r.action, PublishPrompt)]
         if not rest:
             return
-        if len(rest) < len(routed):
-            await asyncio.sleep(0)  # let the sender publish the prompts before the bookkeeping
         durable = household.needs_commit(rest)
-        self._effects.settle(rest, self._state() if durable else None)
+        written = self._effects.write(rest, self._state() if durable else None)
         if durable:
             self._dirty = False
+        if len(rest) < len(routed):
+            # The run's end is on disk; now let the broker take the prompts before the slower
+            # bookkeeping (the scheduler's database, the run's samples and export), which would
+            # otherwise hold the event loop in the middle of their QoS 2 handshake.
+            await self._bridge.prompts_handed_over(_PROMPT_HANDOVER_S)
+        self._effects.carry_out(rest, written)
 
     def _order_for(self, command: messages.Command) -> household.Order:
         return order_for(

@@ -4,10 +4,12 @@ Nothing here decides: every action comes from the household's rules already chec
 incline within its limits, a refusal with its reason). Two steps per event:
 
 1. `publish_prompts`: prompts go to the outbox at once (the short path a runner waits on);
-2. `settle`: everything else. The run records, the household state and the prompts to
-   schedule are written in ONE transaction (`Store.commit`), so a kill at any instant leaves a
-   run either open or finished, never both, and never loses a scheduled prompt: the scheduler
-   gets the prompts after the commit, and the store forgets them once it has them.
+2. `settle` (`write`, then `carry_out`): everything else. The run records, the household
+   state and the prompts to schedule are written in ONE transaction (`Store.commit`), so a
+   kill at any instant leaves a run either open or finished, never both, and never loses a
+   scheduled prompt: the scheduler gets the prompts after the commit, and the store forgets
+   them once it has them. Between the two the daemon lets the broker take the prompts, so the
+   slower writes of `carry_out` never hold a prompt's handshake.
 """
 
 from __future__ import annotations
@@ -113,6 +115,13 @@ class Effects:
 
     def settle(self, routed: Sequence[Routed], state_json: str | None) -> None:
         """Write the event's records and state in one transaction, then act on the rest."""
+        self.carry_out(routed, self.write(routed, state_json))
+
+    def write(self, routed: Sequence[Routed], state_json: str | None) -> Commit:
+        """Step 2a: the event's records, state and prompts to schedule, in one transaction.
+
+        Returns what was written, for `carry_out`.
+        """
         commit = _commit_for(routed, state_json, self._clock)
         if commit.starts or commit.finishes or commit.intents or commit.state is not None:
             try:
@@ -122,7 +131,15 @@ class Effects:
                 _LOGGER.error("state: not saved: %s", exc)  # noqa: TRY400
             else:
                 self.store_failures = 0
-            self.hand_over(commit.intents)
+        return commit
+
+    def carry_out(self, routed: Sequence[Routed], written: Commit) -> None:
+        """Step 2b: the scheduler takes the written prompts; every other action is done.
+
+        The scheduler's own database and a run's end (its samples, its export, the totals)
+        write to disk too: the daemon calls this once the broker has the event's prompts.
+        """
+        self.hand_over(written.intents)
         for item in routed:
             self._act(item)
 

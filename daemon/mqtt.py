@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import logging
 import math
+import socket
 import time
 from typing import TYPE_CHECKING, Final
 
@@ -123,6 +124,7 @@ class MqttBridge:
             ha_online_jitter_s=settings.ha_online_jitter_s,
         )
         self._wake = asyncio.Event()
+        self._progress = asyncio.Event()  # set when an acknowledgement came or the link went
         self._connected = asyncio.Event()
         self._stopping = False
         self.connects = 0
@@ -140,6 +142,19 @@ class MqttBridge:
     async def wait_connected(self) -> None:
         """Return once the bridge is connected (at once if it is)."""
         await self._connected.wait()
+
+    async def prompts_handed_over(self, limit_s: float) -> bool:
+        """Wait until the broker has acknowledged every prompt queued so far.
+
+        Returns at once while disconnected, and after `limit_s` at the most; True when no
+        prompt is waiting any more.
+        """
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(limit_s):
+                while self._connected.is_set() and self._core.prompts_waiting:
+                    self._progress.clear()
+                    await self._progress.wait()
+        return not self._core.prompts_waiting
 
     def publish_state(self, device_slug: str, payload: bytes) -> None:
         """Publish a treadmill's latest state (QoS 0, retained, latest wins, rate-limited).
@@ -237,6 +252,10 @@ class MqttBridge:
             timeout=PUBLISH_TIMEOUT_S,
             queue_type=inbox_type(self.incoming, self._dropped, self._set_inbox),
             max_queued_incoming_messages=INCOMING_QUEUE_MAX,
+            # Small packets go out at once. With Nagle's algorithm a prompt's QoS 2 handshake
+            # (PUBLISH, PUBREC, PUBREL, PUBCOMP) can stall for the peer's delayed ACK (40 ms
+            # on Linux) whenever a state message is still unacknowledged on the wire.
+            socket_options=((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),),
         )
 
     def _dropped(self, topic: str) -> None:
@@ -297,6 +316,7 @@ class MqttBridge:
                 stopper.cancel()
         finally:
             self._connected.clear()
+            self._progress.set()
 
     async def _receiver(self, client: aiomqtt.Client) -> None:
         messages = client.messages
@@ -327,6 +347,7 @@ class MqttBridge:
                     inflight[0].result()  # a failed publish ends the session
                     core.published(inflight[1], time.monotonic())
                     inflight = None
+                    self._progress.set()
                 if self._stop_requested():
                     if inflight is None:
                         return

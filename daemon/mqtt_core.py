@@ -220,6 +220,11 @@ class BridgeCore:
 
     # -- outgoing ------------------------------------------------------------------------
 
+    @property
+    def prompts_waiting(self) -> bool:
+        """Whether a prompt handed to the bridge is not yet acknowledged by the broker."""
+        return bool(self._prompts) or self._outbox_dirty or bool(self._unstored)
+
     def next_publish(self, now: float, *, qos0_only: bool = False) -> Publish | None:
         """The next message to publish now, if any; confirm it with `published`.
 
