@@ -256,6 +256,36 @@ async def test_prompts_go_out_with_qos_2_not_retained_in_order(
 
 
 @pytest.mark.mqtt
+async def test_waiting_for_the_hand_over_returns_once_the_broker_has_every_prompt(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    async with (
+        subscriber(mosquitto, "tw/prompt", qos=2) as sub,
+        running_bridge(bridge_settings(mosquitto), tmp_path) as harness,
+    ):
+        for n in range(5):
+            harness.bridge.publish_prompt(f"p{n}", prompt(n))
+        assert await harness.bridge.prompts_handed_over(WAIT_S)
+        # Acknowledged by the broker means marked sent: nothing is left to send.
+        assert harness.outbox.pending() == []
+        await sub.wait_for(lambda _: len(sub.on("tw/prompt")) == 5, "all five prompts")
+
+
+@pytest.mark.mqtt
+async def test_waiting_for_the_hand_over_does_not_wait_while_the_broker_is_down(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    mosquitto.stop()
+    async with running_bridge(bridge_settings(mosquitto), tmp_path, wait=False) as harness:
+        harness.bridge.publish_prompt("p0", prompt(0))
+        # An hour's limit: were it waited for, the test would time out instead.
+        async with asyncio.timeout(WAIT_S):
+            assert not await harness.bridge.prompts_handed_over(3600.0)
+        assert [item.message_id for item in harness.outbox.pending()] == ["p0"]
+    mosquitto.start()
+
+
+@pytest.mark.mqtt
 async def test_prompts_queued_while_the_broker_is_down_arrive_once_in_order(
     mosquitto: Mosquitto, tmp_path: Path
 ) -> None:

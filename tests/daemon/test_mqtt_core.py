@@ -159,6 +159,30 @@ def test_a_prompt_not_acknowledged_before_a_reconnect_is_sent_again(outbox: Outb
     assert outbox.pending() == []
 
 
+def waiting(core: BridgeCore) -> bool:
+    """Asked afresh each time (mypy would narrow a property read twice)."""
+    return core.prompts_waiting
+
+
+def test_a_prompt_waits_until_its_acknowledgement_not_until_it_is_picked(outbox: Outbox) -> None:
+    core = make_core(outbox)
+    assert waiting(core)  # the outbox may hold prompts from before: not looked at yet
+    drain(core, 0.0)
+    assert not waiting(core)
+    core.publish_prompt("p0", b"0")
+    assert waiting(core)
+    picked = core.next_publish(0.0)
+    assert picked is not None
+    assert waiting(core)  # on the wire, not acknowledged yet
+    core.published(picked, 0.0)
+    assert not waiting(core)
+    outbox.close()
+    core.publish_prompt("p1", b"1")  # kept in memory: waiting all the same
+    assert waiting(core)
+    drain(core, 0.0)
+    assert not waiting(core)
+
+
 def test_prompts_the_outbox_cannot_store_are_still_sent_from_memory(outbox: Outbox) -> None:
     core = make_core(outbox)
     outbox.close()
