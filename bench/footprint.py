@@ -72,8 +72,11 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def broker(workdir: Path) -> Iterator[Broker]:
+def broker(workdir: Path, *, nodelay: bool = False) -> Iterator[Broker]:
     """Run mosquitto on a free loopback port for the block.
+
+    With `nodelay`, mosquitto sets TCP_NODELAY on its client sockets (`set_tcp_nodelay`,
+    off by default): see "The broker's Nagle" in bench/README.md.
 
     Raises:
         RuntimeError: mosquitto is not installed or does not start.
@@ -83,7 +86,10 @@ def broker(workdir: Path) -> Iterator[Broker]:
         raise RuntimeError("mosquitto is not installed (apt-get install mosquitto)")
     port = _free_port()
     config = workdir / "mosquitto.conf"
-    config.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+    config.write_text(
+        f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+        + ("set_tcp_nodelay true\n" if nodelay else "")
+    )
     process = subprocess.Popen(
         [binary, "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )

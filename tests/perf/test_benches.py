@@ -65,10 +65,11 @@ def test_e2e_reports_latency_cpu_and_the_prompt_path_for_daemon_and_relay() -> N
     assert run["net_cpu_us_per_notification"] == pytest.approx(
         run["cpu_us_per_notification"] - sink, abs=0.11
     )
-    prompt = output["prompt"]
-    assert prompt["cycles"] == 3
-    assert prompt["samples"] + prompt["missing"] == 3
-    assert 0 < prompt["p50_ms"] <= prompt["p99_ms"] <= prompt["max_ms"]
+    for key in ("prompt", "prompt_nodelay"):  # the broker as installed, then Nagle off
+        prompt = output[key]
+        assert prompt["cycles"] == 3
+        assert prompt["samples"] + prompt["missing"] == 3
+        assert 0 < prompt["p50_ms"] <= prompt["p99_ms"] <= prompt["max_ms"]
     settings = output["settings"]
     assert settings["max_state_rate_hz"] == {"daemon": 50.0, "default": 2.0}
     assert settings["python"].startswith("CPython 3.")
@@ -76,7 +77,7 @@ def test_e2e_reports_latency_cpu_and_the_prompt_path_for_daemon_and_relay() -> N
     # The README's tables render from this output, sample counts included.
     rendered = table.render(output)
     assert f"| 1 | {run['p50_ms']} / {run['p99_ms']} / {run['max_ms']}" in rendered
-    assert f"{prompt['samples']} runs" in rendered
+    assert f"`set_tcp_nodelay true`: {output['prompt_nodelay']['samples']} runs" in rendered
 
 
 def test_footprint_reports_ready_time_memory_and_import_time() -> None:
