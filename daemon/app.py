@@ -308,9 +308,11 @@ class Daemon:
         self.house, routed = household.evaluate(self.house, order, self._clock.now())
         if self.house is not before:
             self._dirty = True
-        for item in routed:
-            if isinstance(item.action, RunStarted | RunEnded) and item.treadmill in self._channels:
-                self._publish_state(item.treadmill)
+        changed = [
+            r.treadmill
+            for r in routed
+            if isinstance(r.action, RunStarted | RunEnded) and r.treadmill in self._channels
+        ]
         starts = any(isinstance(r.action, RunStarted) for r in routed)
         if starts:
             # A run's start (its record, the run counter in its id) is written before its
@@ -322,18 +324,23 @@ class Daemon:
             self._dirty = False
         self._effects.publish_prompts(routed)
         rest = [r for r in routed if not isinstance(r.action, PublishPrompt)]
-        if not rest:
-            return
-        durable = household.needs_commit(rest)
-        written = self._effects.write(rest, self._state() if durable else None)
-        if durable:
-            self._dirty = False
-        if len(rest) < len(routed):
-            # The run's end is on disk; now let the broker take the prompts before the slower
-            # bookkeeping (the scheduler's database, the run's samples and export), which would
-            # otherwise hold the event loop in the middle of their QoS 2 handshake.
+        written = None
+        if rest:
+            durable = household.needs_commit(rest)
+            written = self._effects.write(rest, self._state() if durable else None)
+            if durable:
+                self._dirty = False
+        if len(rest) < len(routed) and (rest or changed):
+            # The run's end is on disk; now let the broker take the prompts before anything
+            # else goes out or is written. The bookkeeping's disk writes (the scheduler's
+            # database, the run's samples and export) would hold the event loop in the middle
+            # of their QoS 2 handshake; and a message sent just before a prompt can hold the
+            # prompt at a broker with Nagle's algorithm on (docs/mqtt.md, "Latency").
             await self._bridge.prompts_handed_over(_PROMPT_HANDOVER_S)
-        self._effects.carry_out(rest, written)
+        for slug in changed:
+            self._publish_state(slug)
+        if written is not None:
+            self._effects.carry_out(rest, written)
 
     def _order_for(self, command: messages.Command) -> household.Order:
         return order_for(
