@@ -364,26 +364,40 @@ async def test_household_safety_holds_whatever_arrives(
             assert 0.0 <= request.incline_pct <= ceiling + 1e-9, (deck, sent, script)
 
 
+def cli_config(tmp_path: Path, mosquitto: Mosquitto, base: str, more: str) -> str:
+    """A configuration file for the command line: the broker, `more`, and runner Bob."""
+    config = tmp_path / "cli.toml"
+    config.write_text(
+        f'[mqtt]\nhost = "{mosquitto.host}"\nport = {mosquitto.port}\nbase_topic = "{base}"\n'
+        + more
+        + '[[runners]]\nname = "Bob"\n'
+    )
+    return str(config)
+
+
+async def cli(*args: str) -> tuple[int | None, str, str]:
+    """Run `python -m treadwell.daemon *args`: exit code, standard output, standard error."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "treadwell.daemon", *args,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
+    return proc.returncode, out.decode(), err.decode()
+
+
 async def test_the_checkin_command_reaches_the_runner_it_names_and_is_confirmed(
     mosquitto: Mosquitto, tmp_path: Path
 ) -> None:
     base = f"h{uuid.uuid4().hex[:6]}"
     settings = household_settings(mosquitto, tmp_path / "state", base)
-    config = tmp_path / "cli.toml"
-    config.write_text(
-        f'[mqtt]\nhost = "{mosquitto.host}"\nport = {mosquitto.port}\nbase_topic = "{base}"\n'
-        '[[runners]]\nname = "alice"\n[[runners]]\nname = "Bob"\n'
-    )
+    config = cli_config(tmp_path, mosquitto, base, '[[runners]]\nname = "alice"\n')
     async with home(None) as place, running(settings, place.world) as daemon:
         await until(lambda: daemon.bridge.connected, "the daemon online")
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "treadwell.daemon", "checkin", "--runner", "Bob",
-            "--pain", "3", "--kind", "ache", "--config", str(config),
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
-        out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
-    assert proc.returncode == 0, err.decode()
-    assert out.decode() == "check-in taken for bob: pain 3, ache\n"
+        code, out, err = await cli(
+            "checkin", "--runner", "Bob", "--pain", "3", "--kind", "ache", "--config", config
+        )
+    assert code == 0, err
+    assert out == "check-in taken for bob: pain 3, ache\n"
     with Store.in_dir(tmp_path / "state", read_only=True) as store:
         (checkin,) = store.checkins()
     assert (checkin.runner, checkin.pain, checkin.kind) == ("bob", 3, "ache")
@@ -394,21 +408,12 @@ async def test_the_runner_command_chooses_who_runs_next(
 ) -> None:
     base = f"h{uuid.uuid4().hex[:6]}"
     settings = household_settings(mosquitto, tmp_path / "state", base)
-    config = tmp_path / "cli.toml"
-    config.write_text(
-        f'[mqtt]\nhost = "{mosquitto.host}"\nport = {mosquitto.port}\nbase_topic = "{base}"\n'
-        '[[treadmills]]\nname = "garage"\n[[treadmills]]\nname = "loft"\n'
-        '[[runners]]\nname = "alice"\n[[runners]]\nname = "Bob"\n'
-    )
+    decks = '[[treadmills]]\nname = "garage"\n[[treadmills]]\nname = "loft"\n'
+    config = cli_config(tmp_path, mosquitto, base, decks + '[[runners]]\nname = "alice"\n')
     async with home(None) as place, running(settings, place.world) as daemon:
         await until(lambda: daemon.bridge.connected, "the daemon online")
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "treadwell.daemon", "runner", "loft", "Bob",
-            "--config", str(config),
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
-        out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
+        code, out, err = await cli("runner", "loft", "Bob", "--config", config)
         on_loft = daemon.house.runner_on("loft")
-    assert proc.returncode == 0, err.decode()
-    assert out.decode() == "loft: next run is bob's\n"
+    assert code == 0, err
+    assert out == "loft: next run is bob's\n"
     assert on_loft == "bob"
