@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from treadwell.daemon.export import csvfile, fit, tcx
+from treadwell.daemon.export import csvfile, tcx
 
 if TYPE_CHECKING:
     from treadwell.daemon.export.run import Format, RunExport
@@ -17,6 +17,10 @@ def encode(run: RunExport, fmt: Format, *, manufacturer: int = 255, product: int
         ExportError: The run has no samples.
     """
     if fmt == "fit":
+        # fit-tool takes about 4 MB of memory: it is loaded by the first FIT export, so a
+        # daemon that exports nothing (or only TCX and CSV) never carries it.
+        from treadwell.daemon.export import fit  # noqa: PLC0415
+
         return fit.encode(run, manufacturer=manufacturer, product=product)
     if fmt == "tcx":
         return tcx.encode(run)

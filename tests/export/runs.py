@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
+from treadwell.daemon.export.run import RunExport
 from treadwell.daemon.samples import SampleRecorder
+from treadwell.daemon.samples_db import Sample
 from treadwell.daemon.store import Store
 
 if TYPE_CHECKING:
@@ -81,3 +83,9 @@ def expected_ascent(seconds: int = 1200) -> float:
         previous = whole
         distance += speed_at(t) / 3.6
     return climbed
+
+
+def one_sample_run() -> RunExport:
+    """The smallest run every format can encode: one second, one sample."""
+    sample = Sample(0, START, 10.0, 1.0, None, 120, (), None)
+    return RunExport(1, "default", "treadmill", START, START, (sample,))

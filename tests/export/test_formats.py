@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import csv
 import io
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
@@ -225,3 +227,19 @@ def test_a_run_without_samples_cannot_be_exported_and_says_why(tmp_path: Path) -
         run_id = store.start_run("treadmill", at=datetime(2026, 1, 1, tzinfo=UTC))
     with pytest.raises(ExportError, match="no per-second samples"):
         load_run_export(tmp_path, run_id)
+
+
+def test_the_daemon_loads_fit_tool_only_when_it_writes_a_fit_file() -> None:
+    # In a fresh interpreter: this one has long imported it for the tests above.
+    probe = (
+        "import sys; import treadwell.daemon.app; loaded = 'fit_tool' in sys.modules;"
+        "from tests.export.runs import one_sample_run;"
+        "from treadwell.daemon.export.formats import encode;"
+        "encode(one_sample_run(), 'tcx'); encode(one_sample_run(), 'csv');"
+        "after_text = 'fit_tool' in sys.modules; encode(one_sample_run(), 'fit');"
+        "print(loaded, after_text, 'fit_tool' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert done.stdout.split() == ["False", "False", "True"]
