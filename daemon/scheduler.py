@@ -1,10 +1,10 @@
 """I/O. Persistent one-off prompts (hydration reminders, check-ins) that survive restarts.
 
 APScheduler 3 (`AsyncIOScheduler`) keeps the jobs in SQLite (`jobs.sqlite`, through
-SQLAlchemy), in UTC, with `coalesce=True`, `max_instances=1` and a misfire grace (default
-30 minutes: a reminder half an hour late still helps, one a day late does not). A job whose
-time passed while the daemon was down fires once on start if within the grace, else it is
-recorded as missed and dropped.
+`jobstore.SQLiteJobStore` on the standard library's sqlite3), in UTC, with `coalesce=True`,
+`max_instances=1` and a misfire grace (default 30 minutes: a reminder half an hour late still
+helps, one a day late does not). A job whose time passed while the daemon was down fires
+once on start if within the grace, else it is recorded as missed and dropped.
 
 Delivery is idempotent by key. APScheduler removes a date job from its store when it hands
 it to the executor, so a crash can at worst lose a prompt in flight, never repeat it. To
@@ -33,10 +33,9 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
-from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from sqlalchemy.exc import SQLAlchemyError
 
+from treadwell.daemon.jobstore import SQLiteJobStore
 from treadwell.drivers.errors import TreadwellError
 
 if TYPE_CHECKING:
@@ -49,7 +48,7 @@ DEFAULT_MISFIRE_GRACE_S = 1800
 REMEMBER_DELIVERED = timedelta(days=30)
 """How long a delivered or missed key is remembered (and refused if scheduled again)."""
 _REGISTRY: dict[str, PromptScheduler] = {}
-_STORE_ERRORS = (sqlite3.Error, SQLAlchemyError)
+_STORE_ERRORS = (sqlite3.Error,)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS prompt_deliveries (
@@ -143,7 +142,7 @@ class PromptScheduler:
             raise SchedulerError(_advice(exc, db_path)) from exc
         self._scheduler = AsyncIOScheduler(
             timezone=UTC,
-            jobstores={"default": SQLAlchemyJobStore(url=f"sqlite:///{db_path}")},
+            jobstores={"default": SQLiteJobStore(self._db)},
             job_defaults={
                 "misfire_grace_time": misfire_grace_s,
                 "coalesce": True,
