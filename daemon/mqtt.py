@@ -75,6 +75,8 @@ __all__ = [
 _LOGGER = logging.getLogger(__name__)
 
 PUBLISH_TIMEOUT_S = 10.0
+DRAIN_S = 2.0
+"""On a clean stop, how long queued messages may still go out before `offline`."""
 INCOMING_QUEUE_MAX: Final = MAX_MESSAGES
 """Incoming messages waiting to be handled at most; more are dropped unread and counted."""
 _RECEIVE_BATCH = 100
@@ -127,6 +129,7 @@ class MqttBridge:
         self._progress = asyncio.Event()  # set when an acknowledgement came or the link went
         self._connected = asyncio.Event()
         self._stopping = False
+        self._drain_until = 0.0
         self.connects = 0
         """Successful connections so far."""
         self.incoming = InboxStats()
@@ -309,7 +312,9 @@ class MqttBridge:
                 receiver = group.create_task(self._receiver(client))
                 stopper = group.create_task(stop.wait())
                 await asyncio.wait([sender, receiver, stopper], return_when=asyncio.FIRST_COMPLETED)
-                # Let the sender finish the message in flight so nothing is half-sent.
+                # Let the sender finish the message in flight so nothing is half-sent, and
+                # send what is queued for up to DRAIN_S.
+                self._drain_until = time.monotonic() + DRAIN_S
                 self._stopping = True
                 self._wake.set()
                 receiver.cancel()
@@ -349,11 +354,16 @@ class MqttBridge:
                     inflight = None
                     self._progress.set()
                 if self._stop_requested():
-                    if inflight is None:
+                    if inflight is not None:
+                        await asyncio.wait([inflight[0]])  # finish it, so nothing is half-sent
+                        continue
+                    # Stopping: what is queued (a run's summary, a prompt) goes out first,
+                    # for a moment at most, rather than waiting for the next start.
+                    item = core.next_publish(time.monotonic())
+                    if item is None or time.monotonic() >= self._drain_until:
                         return
-                    await asyncio.wait([inflight[0]])  # finish it, so nothing is half-sent
-                    continue
-                item = core.next_publish(time.monotonic(), qos0_only=inflight is not None)
+                else:
+                    item = core.next_publish(time.monotonic(), qos0_only=inflight is not None)
                 if item is not None and item.qos == 0:
                     await client.publish(item.topic, item.payload, qos=0, retain=item.retain)
                     core.published(item, time.monotonic())

@@ -410,6 +410,23 @@ async def retained_on(broker: Mosquitto, topic: str) -> list[bytes]:
 
 
 @pytest.mark.mqtt
+async def test_what_is_queued_when_a_clean_stop_comes_still_reaches_the_broker(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    async with running_bridge(bridge_settings(mosquitto), tmp_path) as harness:
+        # Queued and stopped in one step: the sender has not had a turn in between.
+        for n in range(20):
+            harness.bridge.publish_retained(f"tw/run-{n}", f"summary {n}".encode())
+        harness.bridge.publish_prompt("last", prompt(1))
+        harness.stop.set()
+        async with asyncio.timeout(WAIT_S):
+            await harness.task
+        assert harness.outbox.pending() == []  # the prompt was acknowledged before offline
+    assert await retained_on(mosquitto, "tw/run-19") == [b"summary 19"]
+    assert await retained_on(mosquitto, "tw/status") == [b"offline"]
+
+
+@pytest.mark.mqtt
 async def test_a_retained_command_replayed_on_subscribe_is_refused_and_cleared(
     mosquitto: Mosquitto, tmp_path: Path
 ) -> None:
