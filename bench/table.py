@@ -1,7 +1,8 @@
 """I/O (a JSON file in, Markdown out). The README's performance tables from one bench.e2e run.
 
     .venv/bin/python -m bench.e2e --json > e2e.json
-    .venv/bin/python -m bench.table e2e.json
+    .venv/bin/python -m bench.footprint_bluez --json > footprint_bluez.json  # optional
+    .venv/bin/python -m bench.table e2e.json [footprint_bluez.json]
 
 Prints Markdown: the settings, the latency table at the maximum state rate (with the relay's
 figures and the ratio), the default-rate table (the delay beyond the publish slot), the CPU
@@ -20,8 +21,8 @@ def _ratio(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.2f}x"
 
 
-def render(output: dict[str, Any]) -> str:
-    """The Markdown for one bench.e2e output."""
+def render(output: dict[str, Any], bluez: dict[str, Any] | None = None) -> str:
+    """The Markdown for one bench.e2e output (and a bench.footprint_bluez one, if given)."""
     s = output["settings"]
     rates = s["max_state_rate_hz"]
     lines = [
@@ -99,17 +100,28 @@ def render(output: dict[str, Any]) -> str:
         lines.append(
             f"- Resident memory: {output['rss_mb_bleak']} MB with bleak and nothing connected"
             f" (no adapter on the bench machine), {output['rss_mb']} MB with the virtual world"
-            " and its treadmill and strap connected (target 60 MB with a treadmill, strap and"
-            " footpod connected through bleak: not measured here)."
+            " and its treadmill and strap connected in the same process."
+        )
+    if bluez is not None:
+        lines.append(
+            f"- Resident memory of `treadwell run` with a treadmill, a strap and a footpod"
+            f" connected through BlueZ (`python -m bench.footprint_bluez`, Python"
+            f" {bluez['python']} in the BlueZ VM): {bluez['rss_mb']} MB after"
+            f" {bluez['settle_s']:g} s connected, peak {bluez['peak_rss_mb']} MB (target"
+            f" {bluez['target_mb']:g} MB)."
         )
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Print the tables for the JSON file named on the command line (or stdin)."""
+    """Print the tables for the bench.e2e JSON file named first (or stdin).
+
+    A second file, if named, is a `bench.footprint_bluez --json` output.
+    """
     args = sys.argv[1:] if argv is None else argv
     text = Path(args[0]).read_text(encoding="utf-8") if args else sys.stdin.read()
-    print(render(json.loads(text)))
+    bluez = json.loads(Path(args[1]).read_text(encoding="utf-8")) if len(args) > 1 else None
+    print(render(json.loads(text), bluez))
     return 0
 
 

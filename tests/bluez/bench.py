@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from tests.bluez.vhci import HostController, HostLink, open_vhci_controller
+from treadwell.drivers.virtual.footpod import FootpodConfig, VirtualFootpod
 from treadwell.drivers.virtual.strap import StrapConfig, VirtualStrap
 from treadwell.drivers.virtual.treadmill import TreadmillConfig, VirtualTreadmill
 
@@ -96,6 +97,17 @@ class BluezBench:
         await strap.start()
         self.devices.append(strap)
         return strap
+
+    async def add_footpod(
+        self, config: FootpodConfig | None = None, *, speedup: float = 1.0
+    ) -> VirtualFootpod:
+        """Add, power on and start advertising an emulated running footpod."""
+        config = config or FootpodConfig()
+        address = config.address or next_address()
+        footpod = VirtualFootpod(config, link=self.link, address=address, speedup=speedup)
+        await footpod.start()
+        self.devices.append(footpod)
+        return footpod
 
     async def close(self) -> None:
         """Power the devices off and take the controller away from the kernel."""
