@@ -14,13 +14,13 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING
 
+from treadwell.daemon.sqlite_file import ClosingFile
 from treadwell.daemon.store import StateStoreError
 
 if TYPE_CHECKING:
     from pathlib import Path
-    from types import TracebackType
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
@@ -59,7 +59,7 @@ class OutboxItem:
     created_at: datetime
 
 
-class Outbox:
+class Outbox(ClosingFile):
     """Messages that must reach the broker, in order, each once.
 
     Args:
@@ -161,17 +161,6 @@ class Outbox:
     def close(self) -> None:
         """Close the database file."""
         self._db.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def _store_error(path: Path, action: str, exc: sqlite3.Error) -> StateStoreError:

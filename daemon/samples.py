@@ -22,11 +22,11 @@ from typing import TYPE_CHECKING, Self
 
 from treadwell.daemon.paths import STATE_FILE_NAME
 from treadwell.daemon.samples_db import Sample, _ms, _row, connect
+from treadwell.daemon.sqlite_file import ClosingFile, write_transaction
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Sequence
+    from collections.abc import Callable, Sequence
     from pathlib import Path
-    from types import TracebackType
 
     from treadwell.drivers.codec.treadmill_data import TreadmillData
 
@@ -42,7 +42,7 @@ class _OpenRun:
     last_t: int = -1
 
 
-class SampleRecorder:
+class SampleRecorder(ClosingFile):
     """Keeps one sample a second of every open run and writes them in batches.
 
     Use one per process, from the event loop. Every method logs rather than raises on a
@@ -196,7 +196,7 @@ class SampleRecorder:
         if not self._pending and not self._new_runs:
             return True
         try:
-            with self._transaction():
+            with write_transaction(self._conn):
                 self._conn.executemany(
                     "INSERT OR IGNORE INTO sample_runs VALUES (?, ?, ?)", self._new_runs
                 )
@@ -217,17 +217,6 @@ class SampleRecorder:
             self.flush()
         self._conn.close()
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
     def _stored(self, run_id: int) -> tuple[datetime | None, int]:
         """A resumed run's start and last stored second (it goes on after a restart)."""
         try:
@@ -242,13 +231,3 @@ class SampleRecorder:
             return None, -1
         last = -1 if row[1] is None else int(row[1])
         return datetime.fromtimestamp(int(row[0]) / 1000, UTC), last
-
-    @contextlib.contextmanager
-    def _transaction(self) -> Iterator[None]:
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        self._conn.execute("COMMIT")

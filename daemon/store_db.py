@@ -19,12 +19,12 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Self
 
 from treadwell.daemon.paths import STATE_FILE_NAME
+from treadwell.daemon.sqlite_file import ClosingFile, write_transaction
 from treadwell.drivers.errors import TreadwellError
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping, Sequence
     from pathlib import Path
-    from types import TracebackType
 
 
 class StateStoreError(TreadwellError):
@@ -276,7 +276,7 @@ def _run(row: tuple[Any, ...]) -> RunRecord:
     )
 
 
-class Database:
+class Database(ClosingFile):
     """The open state database file: opening, migrating, guarded transactions and queries."""
 
     def __init__(self, path: Path, *, read_only: bool = False) -> None:
@@ -341,29 +341,12 @@ class Database:
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._guard():
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+        with self._guard(), write_transaction(self._conn) as conn:
+            yield conn
 
     def close(self) -> None:
         """Close the connection (idempotent)."""
         self._conn.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     @property
     def schema_version(self) -> int:
