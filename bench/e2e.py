@@ -521,8 +521,8 @@ def _median_runs(repeats: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
             if key == "prompt_ms_samples":
                 continue
             values = [run[key] for run in per_count if run.get(key) is not None]
-            if key.endswith("samples") or key.endswith("notifications"):
-                merged[key] = sum(values)  # the samples behind the medians, all repeats
+            if key.endswith(("samples", "notifications", "unmatched")):
+                merged[key] = sum(values)  # the counts behind the medians, all repeats
             else:
                 merged[key] = round(statistics.median(values), 2) if values else None
         merged["treadmills"] = per_count[0]["treadmills"]
