@@ -397,7 +397,7 @@ def _decode_source(plan: _Plan) -> str:
         args[_DIAGNOSTICS_SLOT] = f"(({given} + tuple(notes)) if notes else {given})"
     lines = [
         "def _decode(data):",
-        "    r = _unpack(data, 2)",
+        f"    r = _unpack(data, {_FLAGS_SIZE})",
         *(f"    {line}" for line in body),
         "    record = _new(_TreadmillData)",
         *(f"    _set_{name}(record, {arg})" for name, arg in zip(_SLOTS, args, strict=True)),
@@ -406,10 +406,8 @@ def _decode_source(plan: _Plan) -> str:
     return "\n".join(lines) + "\n"
 
 
-_PLANS: dict[
-    tuple[int, int, PaceWidth, bool | None],
-    Callable[[bytes | bytearray | memoryview], TreadmillData],
-] = {}
+# A compiled decoder per (flags, length, pace width, step-count option).
+_PLANS: dict[tuple[int, int, PaceWidth, bool | None], _Decoder] = {}
 
 
 def parse_treadmill_data(
