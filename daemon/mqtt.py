@@ -358,9 +358,12 @@ class MqttBridge:
                         await asyncio.wait([inflight[0]])  # finish it, so nothing is half-sent
                         continue
                     # Stopping: what is queued (a run's summary, a prompt) goes out first,
-                    # for a moment at most, rather than waiting for the next start.
+                    # for a moment at most, rather than waiting for the next start. The
+                    # deadline is checked before picking: a picked message counts as sent.
+                    if time.monotonic() >= self._drain_until:
+                        return
                     item = core.next_publish(time.monotonic())
-                    if item is None or time.monotonic() >= self._drain_until:
+                    if item is None:
                         return
                 else:
                     item = core.next_publish(time.monotonic(), qos0_only=inflight is not None)
