@@ -48,7 +48,6 @@ DEFAULT_MISFIRE_GRACE_S = 1800
 REMEMBER_DELIVERED = timedelta(days=30)
 """How long a delivered or missed key is remembered (and refused if scheduled again)."""
 _REGISTRY: dict[str, PromptScheduler] = {}
-_STORE_ERRORS = (sqlite3.Error,)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS prompt_deliveries (
@@ -204,7 +203,7 @@ class PromptScheduler:
         self._cancelled.discard(key)
         try:
             self._store(key, at, payload)
-        except _STORE_ERRORS as exc:
+        except sqlite3.Error as exc:
             _LOGGER.error(  # noqa: TRY400 (the reason is the whole story)
                 "prompt %s kept in memory only (it fires if the daemon is still running "
                 "then): cannot store it in %s: %s",
@@ -264,7 +263,7 @@ class PromptScheduler:
             self._db.execute(
                 "DELETE FROM prompt_deliveries WHERE key = ? AND fired_at IS NULL", (key,)
             )
-        except _STORE_ERRORS as exc:
+        except sqlite3.Error as exc:
             # It stays stored; remember here that it must not fire while we run.
             _LOGGER.error("prompt %s: cannot cancel it in %s: %s", key, self.db_path, exc)  # noqa: TRY400
             self._cancelled.add(key)
