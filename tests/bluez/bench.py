@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from tests.bluez.vhci import HostController, HostLink, open_vhci_controller
 from treadwell.drivers.virtual.footpod import FootpodConfig, VirtualFootpod
@@ -67,6 +67,9 @@ async def wait_adapter_gone() -> None:
             await asyncio.sleep(0.2)
 
 
+_Device = TypeVar("_Device", bound="VirtualPeripheral")
+
+
 @dataclass
 class BluezBench:
     """A kernel controller powered on in BlueZ and the emulated devices it can reach."""
@@ -82,10 +85,9 @@ class BluezBench:
         """Add, power on and start advertising an emulated treadmill."""
         config = config or TreadmillConfig()
         address = config.address or next_address()
-        treadmill = VirtualTreadmill(config, link=self.link, address=address, speedup=speedup)
-        await treadmill.start()
-        self.devices.append(treadmill)
-        return treadmill
+        return await self._started(
+            VirtualTreadmill(config, link=self.link, address=address, speedup=speedup)
+        )
 
     async def add_strap(
         self, config: StrapConfig | None = None, *, speedup: float = 1.0
@@ -93,10 +95,9 @@ class BluezBench:
         """Add, power on and start advertising an emulated heart-rate strap."""
         config = config or StrapConfig()
         address = config.address or next_address()
-        strap = VirtualStrap(config, link=self.link, address=address, speedup=speedup)
-        await strap.start()
-        self.devices.append(strap)
-        return strap
+        return await self._started(
+            VirtualStrap(config, link=self.link, address=address, speedup=speedup)
+        )
 
     async def add_footpod(
         self, config: FootpodConfig | None = None, *, speedup: float = 1.0
@@ -104,10 +105,15 @@ class BluezBench:
         """Add, power on and start advertising an emulated running footpod."""
         config = config or FootpodConfig()
         address = config.address or next_address()
-        footpod = VirtualFootpod(config, link=self.link, address=address, speedup=speedup)
-        await footpod.start()
-        self.devices.append(footpod)
-        return footpod
+        return await self._started(
+            VirtualFootpod(config, link=self.link, address=address, speedup=speedup)
+        )
+
+    async def _started(self, device: _Device) -> _Device:
+        """Power `device` on, start its advertising and keep it for `close`."""
+        await device.start()
+        self.devices.append(device)
+        return device
 
     async def close(self) -> None:
         """Power the devices off and take the controller away from the kernel."""
