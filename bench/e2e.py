@@ -55,24 +55,20 @@ import aiomqtt
 
 from bench.footprint import ROOT, broker
 from bench.footprint import measure as measure_footprint
+from bench.radio import NOTIFY_HZ, SPEED_KMH, RadioProcess, local_world
 from treadwell.drivers.codec.treadmill_data import parse_treadmill_data
-from treadwell.drivers.virtual.profile import RunProfile
-from treadwell.drivers.virtual.strap import StrapConfig
-from treadwell.drivers.virtual.treadmill import TreadmillConfig, VirtualTreadmill
-from treadwell.drivers.virtual.world import VirtualWorld
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from bleak import BleakClient
 
+    from bench.radio import WorldHandle
     from treadwell.daemon.app import Daemon
     from treadwell.rules.engine import EngineState
 
     NotifyCallback: TypeAlias = Callable[[Any, bytearray], Awaitable[None] | None]
 
-NOTIFY_HZ = 4.0
-SPEED_KMH = 18.0  # 1.25 m per notification at 4 Hz: whole metres name a notification
 WARMUP_S = 2.0
 CONNECT_TIMEOUT_S = 120.0
 PROMPT_TIMEOUT_S = 10.0
@@ -98,34 +94,6 @@ _US = 1e6
 _MS = 1e3
 
 
-class StampedTreadmill(VirtualTreadmill):
-    """A virtual treadmill that notes when it sends each Treadmill Data notification."""
-
-    stamps: list[tuple[int, float]]
-
-    async def tick(self, dt_s: float) -> None:
-        """Stamp, then move the belt and notify as usual."""
-        sent = time.monotonic()
-        await super().tick(dt_s)
-        if self.running:
-            self.stamps.append((int(self.total_distance_m), sent))
-
-
-class BenchWorld(VirtualWorld):
-    """The virtual world with stamped treadmills."""
-
-    async def add_stamped_treadmill(self, config: TreadmillConfig) -> StampedTreadmill:
-        """Add, power on and start a stamped treadmill."""
-        treadmill = StampedTreadmill(
-            config,
-            link=self._open_link(),
-            address=self._address(config.address),
-            speedup=self.speedup,
-        )
-        treadmill.stamps = []
-        return await self._started(treadmill)
-
-
 # -- worker (one process per run) -------------------------------------------------------
 
 
@@ -140,49 +108,41 @@ class Worker:
     base: str
     seconds: float
     prompts: int
-    treadmills: dict[str, StampedTreadmill] = field(default_factory=dict)
+    in_process: bool = False
 
     async def run(self) -> dict[str, Any]:
-        """Build the world, connect, measure a window, report as one JSON-able dict."""
-        async with BenchWorld() as world:
-            straps = {}
-            for index in range(self.count):
-                slug = f"t{index}"
-                treadmill = await world.add_stamped_treadmill(
-                    TreadmillConfig(
-                        name=f"Bench Treadmill {index}",
-                        notify_interval_s=1 / NOTIFY_HZ,
-                        profile=RunProfile.steady(600.0, SPEED_KMH),
-                        advertising_interval_ms=20,
-                    )
-                )
-                self.treadmills[slug] = treadmill
-                straps[slug] = await world.add_strap(
-                    StrapConfig(
-                        name=f"Bench Strap {index}", follow=treadmill, advertising_interval_ms=20
-                    )
-                )
-            if self.mode in RATE_HZ:
-                return await self._daemon(world)
-            addresses = {
-                slug: (t.address, straps[slug].address) for slug, t in self.treadmills.items()
-            }
-            return await self._clients(world, addresses)
+        """Start the world, connect, measure a window, report as one JSON-able dict."""
+        with tempfile.TemporaryDirectory() as directory:
+            world: contextlib.AbstractAsyncContextManager[WorldHandle] = (
+                local_world(self.count)
+                if self.in_process
+                else RadioProcess(self.count, Path(directory))
+            )
+            async with world as handle:
+                if self.mode in RATE_HZ:
+                    return await self._daemon(handle)
+                return await self._clients(handle)
 
-    async def _window(self) -> dict[str, Any]:
+    async def _window(self, world: WorldHandle) -> dict[str, Any]:
         await asyncio.sleep(WARMUP_S)
+        start_world = await world.cpu_s()
+        start_times = os.times()
         start_cpu, start = time.process_time(), time.monotonic()
         await asyncio.sleep(self.seconds)
         cpu, end = time.process_time() - start_cpu, time.monotonic()
-        stamps = [
-            (slug, metres, sent)
-            for slug, treadmill in self.treadmills.items()
-            for metres, sent in treadmill.stamps
-            if start <= sent < end
-        ]
-        return {"cpu_s": cpu, "notifications": len(stamps), "stamps": stamps}
+        end_times = os.times()
+        end_world = await world.cpu_s()
+        world_cpu = None if start_world is None or end_world is None else end_world - start_world
+        stamps = await world.stamps(start, end)
+        return {
+            "cpu_s": cpu,
+            "system_cpu_s": end_times.system - start_times.system,
+            "world_cpu_s": world_cpu,
+            "notifications": len(stamps),
+            "stamps": stamps,
+        }
 
-    async def _daemon(self, world: VirtualWorld) -> dict[str, Any]:
+    async def _daemon(self, world: WorldHandle) -> dict[str, Any]:
         from treadwell.daemon.app import Daemon
         from treadwell.daemon.config import Settings
 
@@ -198,11 +158,11 @@ class Worker:
                 ble={"backend": "virtual"},
                 rules={"run_start_s": RUN_START_S},
                 treadmills=[
-                    {"name": slug, "match_name": t.name} for slug, t in self.treadmills.items()
+                    {"name": slug, "match_name": pair.name} for slug, pair in world.pairs.items()
                 ],
                 straps=[
-                    {"name": f"s{slug}", "match_name": f"Bench Strap {slug[1:]}"}
-                    for slug in self.treadmills
+                    {"name": f"s{slug}", "match_name": pair.strap_name}
+                    for slug, pair in world.pairs.items()
                 ],
                 state_dir=Path(state_dir),
             )
@@ -225,16 +185,16 @@ class Worker:
                         if not (c.connected and daemon.house.slot(slug).engine.running)
                     }
                     raise RuntimeError(f"not (connected, running) in time: {behind}") from None
-                result = await self._window()
+                result = await self._window(world)
                 if self.prompts:
-                    result["prompt_stops"] = await self._prompt_cycles(daemon)
+                    result["prompt_stops"] = await self._prompt_cycles(daemon, world)
             finally:
                 stop.set()
                 async with asyncio.timeout(STOP_LIMIT_S):
                     await task
         return result
 
-    async def _prompt_cycles(self, daemon: Daemon) -> list[tuple[str, float]]:
+    async def _prompt_cycles(self, daemon: Daemon, world: WorldHandle) -> list[tuple[str, float]]:
         """Stop the first treadmill's run `prompts` times; (run id, when Stop was pressed) each.
 
         Each cycle waits for a run to have started (the belt moving for `run_start_s`), presses
@@ -245,7 +205,6 @@ class Worker:
         def engine() -> EngineState:
             return daemon.house.slot("t0").engine
 
-        treadmill = self.treadmills["t0"]
         stops: list[tuple[str, float]] = []
         seen: set[str] = set()
         for _ in range(self.prompts):
@@ -254,15 +213,13 @@ class Worker:
             assert run_id is not None  # noqa: S101 - the wait above
             seen.add(run_id)
             stops.append((run_id, time.monotonic()))
-            treadmill.press_stop()
+            await world.press_stop("t0")
             await _until(lambda: not engine().running)
-            treadmill.set_belt(SPEED_KMH)
+            await world.set_belt("t0", SPEED_KMH)
         await asyncio.sleep(LATE_S)
         return stops
 
-    async def _clients(
-        self, world: VirtualWorld, addresses: dict[str, tuple[str, str]]
-    ) -> dict[str, Any]:
+    async def _clients(self, world: WorldHandle) -> dict[str, Any]:
         from bleak import BleakClient
 
         from treadwell.drivers.uuids import (
@@ -276,10 +233,10 @@ class Worker:
                 aiomqtt.Client(self.host, self.port, identifier=self.base)
             )
             clients: list[tuple[BleakClient, str, str]] = []
-            for slug, (treadmill, strap) in addresses.items():
+            for slug, pair in world.pairs.items():
                 for address, uuid, topic in (
-                    (treadmill, TREADMILL_DATA_UUID, f"{self.base}/{slug}/state"),
-                    (strap, HEART_RATE_MEASUREMENT_UUID, f"{self.base}/{slug}/hr"),
+                    (pair.address, TREADMILL_DATA_UUID, f"{self.base}/{slug}/state"),
+                    (pair.strap_address, HEART_RATE_MEASUREMENT_UUID, f"{self.base}/{slug}/hr"),
                 ):
                     client = BleakClient(address, backend=backend, timeout=CONNECT_TIMEOUT_S)
                     await stack.enter_async_context(client)
@@ -290,7 +247,7 @@ class Worker:
                 # it still receives them, so the world does the same work in every run.
                 relayed = uuid == TREADMILL_DATA_UUID
                 await client.start_notify(uuid, self._callback(mqtt, topic, relayed=relayed))
-            return await self._window()
+            return await self._window(world)
 
     def _callback(self, mqtt: aiomqtt.Client, topic: str, *, relayed: bool) -> NotifyCallback:
         if self.mode == "sink" or not relayed:
@@ -315,8 +272,9 @@ async def _until(condition: Callable[[], bool], limit_s: float = CONNECT_TIMEOUT
 def worker_main(args: argparse.Namespace) -> int:
     """Run one worker and print its result as one JSON line."""
     worker = Worker(
-        args.worker, args.count, args.host, args.port, args.base, args.seconds, args.prompts
-    )
+        args.worker, args.count, args.host, args.port, args.base, args.seconds, args.prompts,
+        in_process=args.in_process,
+    )  # fmt: skip
     print(json.dumps(asyncio.run(worker.run())), flush=True)
     return 0
 
@@ -359,12 +317,21 @@ def _metres(base: str, payload: bytes) -> int | None:
 
 
 async def _run_worker(
-    mode: str, count: int, *, seconds: float, host: str, port: int, base: str, prompts: int
+    mode: str,
+    count: int,
+    *,
+    seconds: float,
+    host: str,
+    port: int,
+    base: str,
+    prompts: int,
+    in_process: bool,
 ) -> dict[str, Any]:
     command = [
         *(sys.executable, "-m", "bench.e2e", "--worker", mode, "--count", str(count)),
         *("--host", host, "--port", str(port), "--base", base, "--seconds", str(seconds)),
         *("--prompts", str(prompts)),
+        *(("--in-process",) if in_process else ()),
     ]
     for attempt in range(1, WORKER_ATTEMPTS + 1):
         process = await asyncio.create_subprocess_exec(
@@ -455,16 +422,21 @@ async def _one_count(
     seen: Received,
     tag: str,
     prompts: int,
+    in_process: bool,
 ) -> dict[str, Any]:
     figures: dict[str, Any] = {"treadmills": count}
     for mode, prefix in SEQUENCE:
         base = f"{prefix or mode}{tag}n{count}".replace("_", "")
         cycles = prompts if mode == "daemon" else 0
         result = await _run_worker(
-            mode, count, seconds=seconds, host=host, port=port, base=base, prompts=cycles
-        )
+            mode, count, seconds=seconds, host=host, port=port, base=base, prompts=cycles,
+            in_process=in_process,
+        )  # fmt: skip
         per = result["cpu_s"] / max(1, result["notifications"]) * _US
         figures[f"{prefix}cpu_us_per_notification"] = round(per, 1)
+        if result.get("world_cpu_s") is not None:
+            world = result["world_cpu_s"] / max(1, result["notifications"]) * _US
+            figures[f"{prefix}world_cpu_us_per_notification"] = round(world, 1)
         if mode != "sink":
             latencies, missing = _latencies(seen, base, result)
             if not latencies:
@@ -563,6 +535,7 @@ async def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
                     seen=seen,
                     tag=f"r{repeat}",
                     prompts=args.prompts if n == min(counts) else 0,
+                    in_process=args.in_process,
                 )
                 for n in counts
             ]
@@ -606,7 +579,7 @@ async def _prompts_without_nagle(args: argparse.Namespace, count: int) -> dict[s
             base = f"nodelayr{repeat}n{count}"
             result = await _run_worker(
                 "daemon", count, seconds=1.0, host=running.host, port=running.port,
-                base=base, prompts=args.prompts,
+                base=base, prompts=args.prompts, in_process=args.in_process,
             )  # fmt: skip
             repeats.append([{"prompt_ms_samples": _prompt_ms(seen, result)}])
         listener.cancel()
@@ -630,6 +603,7 @@ def _settings(args: argparse.Namespace, counts: list[int]) -> dict[str, Any]:
         "run_start_s": RUN_START_S,
         "prompt_cycles": args.prompts,
         "prompt_treadmills": min(counts),
+        "world": "in the worker's process" if args.in_process else "its own process (radio)",
     }
 
 
@@ -663,7 +637,8 @@ def _table(output: dict[str, Any]) -> str:
     )
     lines += [
         "",
-        "CPU us per notification: gross (world included) and net (the sink run subtracted)",
+        f"CPU us per notification of the worker process ({_world_note(settings)}), and net"
+        " (the sink run subtracted)",
         "treadmills | daemon relay default sink (before/after) | gross ratio"
         " | net daemon relay default | net ratio (default)",
     ]
@@ -699,6 +674,12 @@ def _table(output: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _world_note(settings: dict[str, Any]) -> str:
+    if settings.get("world", "").startswith("in the worker"):
+        return "the virtual world included"
+    return "the virtual world runs in a process of its own"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark (or, with `--worker`, one measured run of it)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -710,6 +691,11 @@ def main(argv: list[str] | None = None) -> int:
         "--prompts", type=int, default=PROMPT_CYCLES, help="runs ended for the prompt path"
     )
     parser.add_argument("--no-footprint", action="store_true", help="skip READY and RSS")
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="run the virtual world in each worker's own process (how the bench ran before)",
+    )
     parser.add_argument("--worker", choices=MODES, help=argparse.SUPPRESS)
     parser.add_argument("--count", type=int, default=1, help=argparse.SUPPRESS)
     parser.add_argument("--host", default="127.0.0.1", help=argparse.SUPPRESS)

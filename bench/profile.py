@@ -20,12 +20,16 @@ import cProfile
 import pstats
 import sys
 import tempfile
+import time
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bench.e2e import MODES, Worker
 from bench.footprint import broker
+
+if TYPE_CHECKING:
+    from bench.radio import WorldHandle
 
 
 class ProfiledWorker(Worker):
@@ -33,11 +37,11 @@ class ProfiledWorker(Worker):
 
     profile: cProfile.Profile
 
-    async def _window(self) -> dict[str, Any]:
-        self.profile = cProfile.Profile()
+    async def _window(self, world: WorldHandle) -> dict[str, Any]:
+        self.profile = cProfile.Profile(time.process_time)
         self.profile.enable()
         try:
-            return await super()._window()
+            return await super()._window(world)
         finally:
             self.profile.disable()
 

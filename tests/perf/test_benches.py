@@ -71,12 +71,17 @@ def test_e2e_reports_latency_cpu_and_the_prompt_path_for_daemon_and_relay() -> N
         assert prompt["samples"] + prompt["missing"] == 3
         assert 0 < prompt["p50_ms"] <= prompt["p99_ms"] <= prompt["max_ms"]
     settings = output["settings"]
+    # The virtual world ran in the radio process, whose own CPU is reported beside.
+    assert settings["world"] == "its own process (radio)"
+    for prefix in ("", "default_", "relay_", "sink_before_", "sink_after_"):
+        assert run[prefix + "world_cpu_us_per_notification"] > 0
     assert settings["max_state_rate_hz"] == {"daemon": 50.0, "default": 2.0}
     assert settings["python"].startswith("CPython 3.")
     assert set(output) >= {"settings", "runs", "prompt", "rss_mb", "ready_s"}
     # The README's tables render from this output, sample counts included.
     rendered = table.render(output)
     assert f"| 1 | {run['p50_ms']} / {run['p99_ms']} / {run['max_ms']}" in rendered
+    assert f" | {run['world_cpu_us_per_notification']} |" in rendered
     assert f"`set_tcp_nodelay true`: {output['prompt_nodelay']['samples']} runs" in rendered
 
 
