@@ -42,6 +42,7 @@ from treadwell.daemon.mqtt_failure import (
     mqtt_errors_only,
 )
 from treadwell.daemon.mqtt_inbox import MAX_MESSAGES, Inbox, InboxStats, inbox_type, read_burst
+from treadwell.daemon.mqtt_outgoing import write_now
 from treadwell.daemon.mqtt_pacing import Reconnect
 from treadwell.daemon.mqtt_settings import (
     BridgeSettings,
@@ -81,6 +82,8 @@ INCOMING_QUEUE_MAX: Final = MAX_MESSAGES
 """Incoming messages waiting to be handled at most; more are dropped unread and counted."""
 _RECEIVE_BATCH = 100
 """Incoming messages handled in one go before the receiver lets other tasks run."""
+_WRITES_PER_TURN = 32
+"""QoS 0 messages written straight to the socket in a row before the sender yields its turn."""
 
 
 class MqttBridge:
@@ -344,6 +347,7 @@ class MqttBridge:
         """Publish what the core hands out; state keeps flowing while an ack is awaited."""
         core = self._core
         inflight: tuple[asyncio.Task[None], Publish] | None = None
+        written_now = 0  # QoS 0 messages written since the sender last gave up its turn
         try:
             while True:
                 _raise_if_cancelled()
@@ -368,13 +372,20 @@ class MqttBridge:
                 else:
                     item = core.next_publish(time.monotonic(), qos0_only=inflight is not None)
                 if item is not None and item.qos == 0:
-                    await client.publish(item.topic, item.payload, qos=0, retain=item.retain)
+                    if written_now < _WRITES_PER_TURN and write_now(
+                        client, item.topic, item.payload, retain=item.retain
+                    ):
+                        written_now += 1
+                    else:  # backed up (or a long burst): wait for the socket, let others run
+                        await client.publish(item.topic, item.payload, qos=0, retain=item.retain)
+                        written_now = 0
                     core.published(item, time.monotonic())
                 elif item is not None:
                     task = asyncio.create_task(self._publish(client, item))
                     task.add_done_callback(lambda _: self._wake.set())
                     inflight = (task, item)
                 else:
+                    written_now = 0
                     with contextlib.suppress(TimeoutError):
                         async with asyncio.timeout(core.wake_in(time.monotonic())):
                             await self._wake.wait()
