@@ -250,7 +250,10 @@ class HouseholdState:
 
     def runner(self, name: str) -> RunnerState:
         """Runner `name`'s state (a fresh one for a runner not seen yet)."""
-        return dict(self.runners).get(name, RunnerState())
+        for runner_name, runner in self.runners:
+            if runner_name == name:
+                return runner
+        return RunnerState()
 
     def slot(self, name: str) -> TreadmillSlot:
         """Treadmill `name`'s slot.
@@ -265,7 +268,10 @@ class HouseholdState:
 
     def runner_on(self, treadmill: str) -> str:
         """Who runs on `treadmill` now, or would if a run started now."""
-        return self._runner_for(self.slot(treadmill), self._busy())
+        slot = self.slot(treadmill)
+        if slot.run_runner is not None:  # a run in progress (most readings): no need to look
+            return slot.run_runner
+        return self._runner_for(slot, self._busy())
 
     def runners_on(self) -> dict[str, str]:
         """`runner_on` for every treadmill at once (one pass, not one per treadmill)."""
@@ -519,9 +525,10 @@ def evaluate(
         raise RulesInputError(f"evaluate needs a timezone-aware now, got naive {now!r}")
     out: list[Routed] = []
     previous = state
+    who_moved: bool | None = None  # whether `runner_on` may answer differently now
     match order:
         case TreadmillEvent(treadmill, event):
-            state = _on_treadmill(state, treadmill, event, now, out)
+            state, who_moved = _on_treadmill(state, treadmill, event, now, out)
         case TimerFired(key):
             state = _timer(state, key, now, out)
         case RunnerFlagSet(runner, back_pain, expires_at):
@@ -542,7 +549,9 @@ def evaluate(
             out.append(_gate(state, treadmill, incline_pct, source, run_id, now))
         case _:
             assert_never(order)
-    if _who_runs_may_differ(previous, state):
+    if who_moved is None:
+        who_moved = _who_runs_may_differ(previous, state)
+    if who_moved:
         before = previous.runners_on()
         for name, runner in state.runners_on().items():
             if before[name] != runner:
@@ -555,7 +564,7 @@ def _who_runs_may_differ(before: HouseholdState, after: HouseholdState) -> bool:
     if before.present != after.present:
         return True
     return any(
-        b.run_runner != a.run_runner or b.selected != a.selected
+        b is not a and (b.run_runner != a.run_runner or b.selected != a.selected)
         for (_, b), (_, a) in zip(before.treadmills, after.treadmills, strict=True)
     )
 
@@ -571,9 +580,9 @@ def _one_flag_change_each(out: list[Routed]) -> list[Routed]:
 
 
 def _put_slot(state: HouseholdState, name: str, slot: TreadmillSlot) -> HouseholdState:
-    return replace(
-        state, treadmills=tuple((n, slot if n == name else s) for n, s in state.treadmills)
-    )
+    decks = state.treadmills
+    index = next(i for i, (deck, _) in enumerate(decks) if deck == name)
+    return replace(state, treadmills=(*decks[:index], (name, slot), *decks[index + 1 :]))
 
 
 def _put_runner(state: HouseholdState, name: str, runner: RunnerState) -> HouseholdState:
@@ -640,7 +649,12 @@ def _on_treadmill(
     event: Event,
     now: datetime,
     out: list[Routed],
-) -> HouseholdState:
+) -> tuple[HouseholdState, bool]:
+    """The treadmill's engine handles `event`; also whether the run's runner changed.
+
+    Only this slot changes, and not its selection or who is strapped in, so `runner_on`
+    can answer differently afterwards only if the slot's run changed hands.
+    """
     slot = state.slot(treadmill)
     runner = state.runner_on(treadmill)
     tag = f"{treadmill}-{slot.runs_started + 1}"
@@ -650,15 +664,15 @@ def _on_treadmill(
     if mine != state.runner(runner):  # most readings leave the runner's part as it was
         state = _put_runner(state, runner, mine)
     started = any(isinstance(a, RunStarted) for a in actions)
-    slot = replace(
+    after_slot = replace(
         slot,
         engine=bare,
         runs_started=slot.runs_started + started,
         run_runner=runner if bare.run_id is not None else None,
     )
-    state = _put_slot(state, treadmill, slot)
+    state = _put_slot(state, treadmill, after_slot)
     _route(state, actions, runner, treadmill, now, out)
-    return state
+    return state, after_slot.run_runner != slot.run_runner
 
 
 def _route(  # noqa: PLR0917 - the engine's answer and its context
@@ -715,10 +729,10 @@ def _runner_event(
             # The check-in raised a flag: every run of this runner hears of it too.
             flag = FlagSet(mine.flags.back_pain, mine.flags.expires_at)
             for name in running:
-                state = _on_treadmill(state, name, flag, now, out)
+                state, _ = _on_treadmill(state, name, flag, now, out)
     else:
         for name in running:
-            state = _on_treadmill(state, name, event, now, out)
+            state, _ = _on_treadmill(state, name, event, now, out)
     if not was_blocked and _blocks_incline(state.runner(runner).flags.effective(now)):
         reason = f"cancelled: {runner}'s red back-pain flag is on"
         out.extend(
@@ -736,7 +750,7 @@ def _timer(state: HouseholdState, key: str, now: datetime, out: list[Routed]) ->
                 pending = tuple(k for k in mine.pending if k != key)
                 state = _put_runner(state, name, replace(mine, pending=pending))
     for name, _ in state.treadmills:
-        state = _on_treadmill(state, name, TimerFired("tick"), now, out)
+        state, _ = _on_treadmill(state, name, TimerFired("tick"), now, out)
     on_a_deck = {state.runner_on(name) for name, _ in state.treadmills}
     for name, mine in state.runners:
         if name in on_a_deck or mine.flags.back_pain is BackPain.NONE:

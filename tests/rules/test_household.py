@@ -107,6 +107,12 @@ class House:
         ]
 
 
+def test_a_runner_the_household_has_no_state_for_starts_fresh() -> None:
+    state = initial_household(CONFIG)
+    assert state.runner("carol") == RunnerState()
+    assert state.runner("alice") is state.runners[0][1]
+
+
 def test_config_refuses_what_cannot_work() -> None:
     with pytest.raises(RulesInputError, match="needs a name"):
         RunnerProfile("")
