@@ -79,6 +79,11 @@ class ErrorReports:
         """Rejected or dropped commands counted but not yet reported."""
         return self._suppressed
 
+    @property
+    def waiting(self) -> bool:
+        """Whether a report or a summary of suppressed ones is still to go out."""
+        return bool(self._queue) or self._suppressed > 0
+
     def next(self, now: float) -> bytes | None:
         """The report to publish next (a summary once the limit allows one), if any."""
         if not self._queue and self._suppressed and self._limiter.take(now):

@@ -139,6 +139,8 @@ class MqttBridge:
         """Incoming messages received, dropped, and the most that waited at once."""
         self._inbox: Inbox | None = None
         self._awaiting_ack = 0
+        self._idle: tuple[aiomqtt.Client, bool] | None = None
+        """While the sender waits for work: its client, and whether a message awaits its ack."""
 
     @property
     def connected(self) -> bool:
@@ -169,7 +171,35 @@ class MqttBridge:
         sent, is dropped: state is published on change only.
         """
         self._core.publish_state(device_slug, payload)
-        self._wake.set()
+        if not self._write_state_now():
+            self._wake.set()
+
+    def _write_state_now(self) -> bool:
+        """Write the state just queued in this turn, if the idle sender would do only that.
+
+        The sender, woken, would take the next message and write it; when it is idle and
+        nothing but state can be due, that message is this state (or one as due), so it is
+        written here and the sender sleeps on: a turn of the loop, a wake-up and a timer less
+        for every reading. Anything else (a prompt, a retained message, a backed-up socket, a
+        state not due yet, a failing write) is left to the sender, which is woken for it.
+        """
+        idle = self._idle
+        if idle is None or self._stopping:
+            return False
+        client, waiting_for_ack = idle
+        now = time.monotonic()
+        if not (waiting_for_ack or self._core.only_state_due(now)):
+            return False
+        item = self._core.next_publish(now, qos0_only=True)
+        if item is None:
+            return False
+        try:
+            if not write_now(client, item.topic, item.payload, retain=item.retain):
+                return False
+        except aiomqtt.MqttError:
+            return False  # the sender meets the same failure and ends the session
+        self._core.published(item, now)
+        return True
 
     def publish_retained(self, topic: str, payload: bytes, qos: int = 1) -> None:
         """Publish retained state; the latest payload per topic wins and is re-sent on connect."""
@@ -386,9 +416,13 @@ class MqttBridge:
                     inflight = (task, item)
                 else:
                     written_now = 0
-                    with contextlib.suppress(TimeoutError):
-                        async with asyncio.timeout(core.wake_in(time.monotonic())):
-                            await self._wake.wait()
+                    self._idle = (client, inflight is not None)
+                    try:
+                        with contextlib.suppress(TimeoutError):
+                            async with asyncio.timeout(core.wake_in(time.monotonic())):
+                                await self._wake.wait()
+                    finally:
+                        self._idle = None
         finally:
             if inflight is not None:
                 inflight[0].cancel()

@@ -225,6 +225,24 @@ class BridgeCore:
         """Whether a prompt handed to the bridge is not yet acknowledged by the broker."""
         return bool(self._prompts) or self._outbox_dirty or bool(self._unstored)
 
+    def only_state_due(self, now: float) -> bool:
+        """Whether nothing but treadmill state can be due now.
+
+        Then `next_publish` does nothing but hand out state, and the state it hands out is
+        the message that would go first.
+        """
+        rediscover = self._rediscover_at is not None and now >= self._rediscover_at
+        return not (
+            self._urgent
+            or self._dirty
+            or self._clears
+            or self._prompts
+            or self._outbox_dirty
+            or self._unstored
+            or self._reports.waiting
+            or rediscover
+        )
+
     def next_publish(self, now: float, *, qos0_only: bool = False) -> Publish | None:
         """The next message to publish now, if any; confirm it with `published`.
 

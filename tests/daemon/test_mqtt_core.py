@@ -406,3 +406,46 @@ def test_reconnect_delays_and_takeover_detection(
     reconnect = Reconnect(1.0, 8.0, window_s=60.0)
     assert run_sessions(reconnect, sessions) == delays
     assert reconnect.takeover_suspected is suspected
+
+
+def _settled(core: BridgeCore, now: float) -> BridgeCore:
+    core.connection_made()
+    drain(core, now)
+    return core
+
+
+@pytest.mark.parametrize(
+    ("waiting", "only_state"),
+    [
+        ("nothing", True),
+        ("a prompt", False),
+        ("a retained message", False),
+        ("an error report", False),
+        ("a retained command (its clearing and its report)", False),
+        ("Home Assistant came online", False),
+    ],
+)
+def test_only_state_is_due_when_nothing_else_waits(
+    outbox: Outbox, waiting: str, only_state: bool
+) -> None:
+    core = _settled(make_core(outbox), 0.0)
+    core.publish_state("treadmill", b'{"speed": 1}')
+    match waiting:
+        case "a prompt":
+            core.publish_prompt("p0", b"0")
+        case "a retained message":
+            core.publish_retained(f"{BASE}/runner/alice/flags", b"{}")
+        case "an error report":
+            core.report_error(f"{BASE}/treadmill/incline/set", "bad", 0.0)
+        case "a retained command (its clearing and its report)":
+            core.receive(f"{BASE}/treadmill/incline/set", b"2", retained=True, now=0.0)
+        case "Home Assistant came online":
+            core.receive(core.ha_status_topic, ONLINE, retained=False, now=0.0)
+    due_at = 10.0  # past Home Assistant's jitter (2 s here)
+
+    assert core.only_state_due(due_at) is only_state
+    if only_state:  # then the next message is this state, and handing it out changes nothing else
+        item = core.next_publish(due_at, qos0_only=True)
+        assert item is not None
+        assert (item.source, item.payload) == (Source.STATE, b'{"speed": 1}')
+        assert core.next_publish(due_at) == item

@@ -70,4 +70,6 @@ async def test_a_write_on_a_broken_connection_is_reported(mosquitto: Mosquitto) 
         sock.shutdown(socket.SHUT_WR)  # the next send fails: EPIPE
         with pytest.raises(aiomqtt.MqttCodeError, match="connection was lost") as raised:
             write_now(client, TOPIC, b"x", retain=False)
+        with pytest.raises(aiomqtt.MqttError):  # and the client has seen the connection go
+            await anext(client.messages)
     assert raised.value.args == ("Could not write to the broker",)
