@@ -171,7 +171,9 @@ class MqttBridge:
         sent, is dropped: state is published on change only.
         """
         self._core.publish_state(device_slug, payload)
-        if not self._write_state_now():
+        if not self._write_state_now() or self._core.state_waiting:
+            # The sender takes it, or another treadmill's state that waits for its slot: the
+            # sender's timer may have been set before that state came.
             self._wake.set()
 
     def _write_state_now(self) -> bool:

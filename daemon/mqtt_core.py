@@ -225,6 +225,11 @@ class BridgeCore:
         """Whether a prompt handed to the bridge is not yet acknowledged by the broker."""
         return bool(self._prompts) or self._outbox_dirty or bool(self._unstored)
 
+    @property
+    def state_waiting(self) -> bool:
+        """Whether a treadmill's state is queued and not yet handed out."""
+        return bool(self._state_pending)
+
     def only_state_due(self, now: float) -> bool:
         """Whether nothing but treadmill state can be due now.
 

@@ -449,3 +449,6 @@ def test_only_state_is_due_when_nothing_else_waits(
         assert item is not None
         assert (item.source, item.payload) == (Source.STATE, b'{"speed": 1}')
         assert core.next_publish(due_at) == item
+        assert core.state_waiting
+        core.published(item, due_at)
+        assert not core.state_waiting
