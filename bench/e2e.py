@@ -55,7 +55,8 @@ import aiomqtt
 
 from bench.footprint import ROOT, broker
 from bench.footprint import measure as measure_footprint
-from bench.radio import NOTIFY_HZ, SPEED_KMH, RadioProcess, local_world
+from bench.radio import RadioProcess
+from bench.world import NOTIFY_HZ, SPEED_KMH, local_world
 from treadwell.drivers.codec.treadmill_data import parse_treadmill_data
 
 if TYPE_CHECKING:
@@ -63,7 +64,7 @@ if TYPE_CHECKING:
 
     from bleak import BleakClient
 
-    from bench.radio import WorldHandle
+    from bench.world import WorldHandle
     from treadwell.daemon.app import Daemon
     from treadwell.rules.engine import EngineState
 

@@ -29,7 +29,7 @@ from bench.e2e import MODES, Worker
 from bench.footprint import broker
 
 if TYPE_CHECKING:
-    from bench.radio import WorldHandle
+    from bench.world import WorldHandle
 
 
 class ProfiledWorker(Worker):

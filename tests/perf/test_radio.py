@@ -9,7 +9,8 @@ import pytest
 from bleak import BleakClient, BleakScanner
 from bleak.exc import BleakDeviceNotFoundError, BleakError, BleakGATTProtocolError
 
-from bench.radio import SPEED_KMH, RadioProcess, local_world
+from bench.radio import RadioProcess
+from bench.world import SPEED_KMH, local_world
 from treadwell.drivers.codec.treadmill_data import parse_treadmill_data
 from treadwell.drivers.uuids import (
     CONTROL_POINT_UUID,
