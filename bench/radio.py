@@ -139,10 +139,14 @@ class RadioSession:
 
     async def _answer(self, request: dict[str, Any]) -> None:
         reply: dict[str, Any] = {"id": request["id"]}
-        try:
-            reply["result"] = await getattr(self, f"_op_{request['op']}")(**request["args"])
-        except (BleakError, TimeoutError) as exc:
-            reply["error"] = _error(exc)
+        operation = getattr(self, f"_op_{request['op']}", None)
+        if operation is None:
+            reply["error"] = _error(BleakError(f"the radio has no operation {request['op']!r}"))
+        else:
+            try:
+                reply["result"] = await operation(**request["args"])
+            except Exception as exc:  # noqa: BLE001 - every failure is the requester's answer
+                reply["error"] = _error(exc)
         self._send(json_frame(REPLY, reply))
 
     def _send(self, frame: bytes) -> None:

@@ -96,6 +96,15 @@ async def test_the_device_s_att_error_reaches_the_caller_as_bleak_reports_it(
     assert raised.value.code == ATT_CCCD_IMPROPERLY_CONFIGURED
 
 
+async def test_a_request_the_radio_cannot_answer_fails_with_its_reason(tmp_path: Path) -> None:
+    async with RadioProcess(1, tmp_path) as world:
+        with pytest.raises(BleakError, match="no operation 'warp'"):
+            await world.radio.request("warp")
+        with pytest.raises(BleakError, match="KeyError"):
+            await world.radio.request("press_stop", slug="t9")  # no such treadmill
+        await world.press_stop("t0")  # and the radio still answers
+
+
 async def test_an_address_nothing_advertises_is_not_found(tmp_path: Path) -> None:
     async with RadioProcess(1, tmp_path) as world:
         client = BleakClient("C0:7E:AD:FF:FF:FE", backend=world.backend.client, timeout=1.0)
