@@ -2,20 +2,21 @@
 
     .venv/bin/python -m bench.e2e [--json] [--treadmills 1,5,20] [--seconds S] [--repeat R]
 
-For each treadmill count N, three worker processes run one after the other on the same
-virtual world (N treadmills notifying Treadmill Data at 4 Hz at a steady 18 km/h, each with a
-strap following it at 1 Hz) and the same broker:
+For each treadmill count N, worker processes run one after the other, each on the same kind
+of virtual world (N treadmills notifying Treadmill Data at 4 Hz at a steady 18 km/h, each with
+a strap following it at 1 Hz), served by a radio process of its own (`bench/radio.py`), and on
+the same broker:
 
 * `daemon`: the real `Daemon`, state rate limit at its maximum (50 Hz) so every reading is
-  published;
+  published (and `default`: the same at the default 2 Hz);
 * `relay`: the baseline: a bleak client per device whose notification callback publishes the
   raw bytes with aiomqtt (QoS 0, retained, like the daemon's state), nothing else;
-* `sink`: bleak clients whose callbacks do nothing: the cost of the virtual world itself.
+* `sink` (before and after): bleak clients whose callbacks do nothing: what receiving the
+  notifications costs any client.
 
-Latency: the virtual world and the code under test share a worker process (the virtual
-backend is in-process), and the subscriber is this orchestrating process. Both stamp with
+Latency: the radio, the worker and the subscriber (this orchestrating process) stamp with
 `time.monotonic()`, which on Linux is the system-wide CLOCK_MONOTONIC, so the stamps compare
-across processes. The worker stamps each Treadmill Data notification just before the virtual
+across processes. The radio stamps each Treadmill Data notification just before the virtual
 treadmill builds and notifies it; at 18 km/h and 4 Hz the total distance grows by 1.25 m a
 notification, so (treadmill, whole metres) names one notification, and the subscriber finds it
 in the state JSON (daemon) or by decoding the relayed bytes (relay; the decoding is here, not
@@ -23,12 +24,13 @@ in the relay). Latency is receive time minus send time, over the notifications s
 measuring window. Publishing on change never drops one here, as the distance always changes.
 
 CPU: `time.process_time()` of the worker over the window, divided by the Treadmill Data
-notifications sent in it. It includes the virtual world (both ends of the emulated radio), so
-the `sink` run is reported too and `*_net_*` figures subtract it.
+notifications sent in it: the code under test and bleak's end of the radio's socket. The
+`*_net_*` figures subtract the `sink` runs' mean; the radio's own CPU is reported beside.
+With `--in-process` the world shares the worker's process, as earlier versions ran it.
 
-Prompt path (daemon run with one treadmill): once the run has started, the worker presses Stop
-on the virtual console and stamps it; the figure is the time until the hydration prompt for
-that run reaches the subscriber.
+Prompt path (daemon run with one treadmill): once the run has started, the worker stamps the
+moment and has the radio press Stop on the virtual console; the figure is the time until the
+hydration prompt for that run reaches the subscriber.
 
 Footprint figures come from `bench.footprint` (READY and RSS of `treadwell run`).
 """
@@ -127,17 +129,14 @@ class Worker:
     async def _window(self, world: WorldHandle) -> dict[str, Any]:
         await asyncio.sleep(WARMUP_S)
         start_world = await world.cpu_s()
-        start_times = os.times()
         start_cpu, start = time.process_time(), time.monotonic()
         await asyncio.sleep(self.seconds)
         cpu, end = time.process_time() - start_cpu, time.monotonic()
-        end_times = os.times()
         end_world = await world.cpu_s()
         world_cpu = None if start_world is None or end_world is None else end_world - start_world
         stamps = await world.stamps(start, end)
         return {
             "cpu_s": cpu,
-            "system_cpu_s": end_times.system - start_times.system,
             "world_cpu_s": world_cpu,
             "notifications": len(stamps),
             "stamps": stamps,

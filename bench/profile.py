@@ -3,13 +3,13 @@
     .venv/bin/python -m bench.profile [--mode daemon|default|relay|sink] [--treadmills 20]
                                       [--seconds S] [--top N] [--sort tottime|cumulative]
 
-The worker is the same as `bench.e2e`'s (the virtual world and the code under test in one
-process, its own mosquitto on a free loopback port); the profiler runs only during the
-measuring window, after every treadmill connected and its run started. The profile covers
-the whole process, so the virtual world's share shows too: Bumble's modules are the radio's
-work, `treadwell.drivers` the links', `treadwell.daemon` and `treadwell.rules` the daemon's.
-The table lists the functions with the most time of their own and, last, the time per
-package (self time, summed by where each function's file lives).
+The worker is the same as `bench.e2e`'s (the virtual world in its radio process, its own
+mosquitto on a free loopback port); the profiler runs only during the measuring window, after
+every treadmill connected and its run started, and counts CPU time (`time.process_time`), so
+waiting for the next notification does not show. `treadwell.drivers` is the links' share,
+`treadwell.daemon` and `treadwell.rules` the daemon's. The table lists the functions with the
+most time of their own and, last, the time per package (self time, summed by where each
+function's file lives).
 """
 
 from __future__ import annotations
