@@ -25,6 +25,8 @@ from bleak.backends.service import BleakGATTService, BleakGATTServiceCollection
 from bleak.exc import BleakDeviceNotFoundError, BleakError, BleakGATTProtocolError
 
 from treadwell.drivers.backend import BleBackend
+from treadwell.drivers.virtual.advertising import SeenAdvertisement
+from treadwell.drivers.virtual.backend import report_seen
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -206,11 +208,7 @@ class RadioScanner(BaseBleakScanner):
             rssi=message["rssi"],
             platform_data=(),
         )
-        if not self.is_allowed_uuid(data.service_uuids):
-            return
-        address = message["address"]
-        device = self.create_or_update_device(address, address, data.local_name, None, data)
-        self.call_detection_callbacks(device, data)
+        report_seen(self, SeenAdvertisement(message["address"], data))
 
 
 class RadioClient(BaseBleakClient):
@@ -323,11 +321,7 @@ class RadioClient(BaseBleakClient):
     ) -> bytearray:
         """Read a characteristic value from the device."""
         del use_cached, kwargs
-        conn = self._connected()
-        value = await self.radio.request(
-            "read", conn=conn, handle=characteristic.handle, descriptor=False
-        )
-        return bytearray.fromhex(value)
+        return await self._read(characteristic.handle, descriptor=False)
 
     async def read_gatt_descriptor(
         self,
@@ -338,30 +332,32 @@ class RadioClient(BaseBleakClient):
     ) -> bytearray:
         """Read a descriptor value from the device."""
         del use_cached, kwargs
-        conn = self._connected()
-        value = await self.radio.request(
-            "read", conn=conn, handle=descriptor.handle, descriptor=True
-        )
-        return bytearray.fromhex(value)
+        return await self._read(descriptor.handle, descriptor=True)
 
     async def write_gatt_char(
         self, characteristic: BleakGATTCharacteristic, data: SizedBuffer, response: bool
     ) -> None:
         """Write a characteristic value, with or without a Write Response."""
-        conn = self._connected()
-        await self.radio.request(
-            "write", conn=conn, handle=characteristic.handle, data=bytes(data).hex(),
-            response=response, descriptor=False,
-        )  # fmt: skip
+        await self._write(characteristic.handle, data, response=response, descriptor=False)
 
     async def write_gatt_descriptor(
         self, descriptor: BleakGATTDescriptor, data: SizedBuffer
     ) -> None:
         """Write a descriptor value (always with response)."""
+        await self._write(descriptor.handle, data, response=True, descriptor=True)
+
+    async def _read(self, handle: int, *, descriptor: bool) -> bytearray:
+        conn = self._connected()
+        value = await self.radio.request("read", conn=conn, handle=handle, descriptor=descriptor)
+        return bytearray.fromhex(value)
+
+    async def _write(
+        self, handle: int, data: SizedBuffer, *, response: bool, descriptor: bool
+    ) -> None:
         conn = self._connected()
         await self.radio.request(
-            "write", conn=conn, handle=descriptor.handle, data=bytes(data).hex(),
-            response=True, descriptor=True,
+            "write", conn=conn, handle=handle, data=bytes(data).hex(), response=response,
+            descriptor=descriptor,
         )  # fmt: skip
 
     async def start_notify(

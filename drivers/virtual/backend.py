@@ -185,12 +185,20 @@ class VirtualScanner(BaseBleakScanner):
         await self.central.stop_scanning()
 
     def _on_seen(self, seen: SeenAdvertisement) -> None:
-        if not self.is_allowed_uuid(seen.data.service_uuids):
-            return
-        device = self.create_or_update_device(
-            seen.address, seen.address, seen.data.local_name, seen, seen.data
-        )
-        self.call_detection_callbacks(device, seen.data)
+        report_seen(self, seen)
+
+
+def report_seen(scanner: BaseBleakScanner, seen: SeenAdvertisement) -> None:
+    """Hand one advertisement to a bleak scanner backend's callbacks, as a platform backend does.
+
+    It is dropped unless it names a service the scanner was asked for (if it was asked for any).
+    """
+    if not scanner.is_allowed_uuid(seen.data.service_uuids):
+        return
+    device = scanner.create_or_update_device(
+        seen.address, seen.address, seen.data.local_name, seen, seen.data
+    )
+    scanner.call_detection_callbacks(device, seen.data)
 
 
 class VirtualClient(BaseBleakClient):
