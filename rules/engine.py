@@ -213,15 +213,27 @@ def _red_flag(
 
 
 def _reading(state: EngineState, reading: Reading, now: datetime, out: list[Action]) -> EngineState:
-    state = _warmup_on_reading(state, reading, now, out)
+    # The common reading (a run goes on, nothing to say) changes several parts of the state:
+    # they are carried as locals and put in with one copy of the state at the end.
+    offer, prompt = warmup.on_reading(
+        state.warmup, reading, running=state.running, flag=state.flags.effective(now),
+        now=now, config=state.config,
+    )  # fmt: skip
+    if prompt is not None:
+        state = _publish(replace(state, warmup=offer), prompt, out)
+    moved = state.session
     if reading.speed_kmh is not None:
-        signal = session.signal_for(state.session, reading.speed_kmh, now, state.config)
-        state = _signal(state, signal, now, out)
-    state = replace(state, session=session.record(state.session, reading, now, state.config))
-    run = state.session.run
+        signal = session.signal_for(moved, reading.speed_kmh, now, state.config)
+        moved, change = session.advance(moved, signal, now, state.run_tag)
+        if change is not session.Change.NONE:
+            before = state.session
+            state = _changed(replace(state, warmup=offer, session=moved), before, change, now, out)
+            offer, moved = state.warmup, state.session
+    recorded = session.record(moved, reading, now, state.config)
+    run = recorded.run
     if run is None:
-        return state
-    return _during_run(state, reading, run, now, out)
+        return replace(state, warmup=offer, session=recorded)
+    return _during_run(state, reading, run, now, out, offer, recorded)
 
 
 def _signal(
@@ -229,8 +241,14 @@ def _signal(
 ) -> EngineState:
     before = state.session
     after, change = session.advance(before, signal, now, state.run_tag)
-    state = replace(state, session=after)
-    match change, after.run, before.run:
+    return _changed(replace(state, session=after), before, change, now, out)
+
+
+def _changed(
+    state: EngineState, before: Session, change: session.Change, now: datetime, out: list[Action]
+) -> EngineState:
+    """What a move of the run state machine (from `before` to `state.session`) sets off."""
+    match change, state.session.run, before.run:
         case session.Change.STARTED, Run() as run, _:
             return _run_started(state, run, now, out)
         case session.Change.ENDED, _, Run() as run:
@@ -273,10 +291,17 @@ def _recent_ids(state: EngineState) -> tuple[str, ...]:
     return tuple(i for i in state.issued if i.split(":", 1)[0] in runs)
 
 
-def _during_run(
-    state: EngineState, reading: Reading, run: Run, now: datetime, out: list[Action]
+def _during_run(  # noqa: PLR0917 - the reading, and the parts `_reading` carries
+    state: EngineState,
+    reading: Reading,
+    run: Run,
+    now: datetime,
+    out: list[Action],
+    offer: WarmupState,
+    recorded: Session,
 ) -> EngineState:
-    run_id, started_at = run.run_id, run.started_at
+    """A reading in a run: incline help, the form and stride cues; one copy of the state."""
+    run_id, started_at, config = run.run_id, run.started_at, state.config
     flag = state.flags.effective(now)
     inc, decision = incline_rules.decide(
         state.incline,
@@ -284,10 +309,32 @@ def _during_run(
         flag=flag,
         run_started_at=started_at,
         now=now,
-        config=state.config,
+        config=config,
         treadmill=state.treadmill,
     )
-    state = replace(state, incline=inc)
+    cue_state, reason = form_rules.decide(
+        state.form,
+        reading=reading,
+        distance_m=run.stats.distance_m,
+        run_started_at=started_at,
+        now=now,
+        config=config,
+    )
+    tracked, cue = stride_rules.decide(state.stride, reading, now, config)
+    suggested = (
+        incline_rules.target_incline(config, state.treadmill)
+        if flag is BackPain.ACHE and not inc.overridden
+        else None
+    )
+    state = replace(
+        state,
+        warmup=offer,
+        session=recorded,
+        incline=inc,
+        suggested_incline_pct=suggested,
+        form=cue_state,
+        stride=tracked,
+    )
     if decision is not None:
         if decision.set_it:
             out.append(SetIncline(decision.incline_pct, run_id))
@@ -301,17 +348,12 @@ def _during_run(
             suggested_incline_pct=decision.incline_pct,
         )
         state = _publish(state, prompt, out)
-    state = replace(state, suggested_incline_pct=_suggestion(state, now))
-    cue_state, reason = form_rules.decide(
-        state.form,
-        reading=reading,
-        distance_m=run.stats.distance_m,
-        run_started_at=started_at,
-        now=now,
-        config=state.config,
-    )
-    state = replace(state, form=cue_state)
-    state = _stride(state, reading, run_id, now, out)
+    if cue is not None:
+        text = catalogue.stride(cue.cadence_spm, cue.speed_kmh)
+        prompt_id = f"{run_id}:{PromptKind.STRIDE}"
+        state = _publish(
+            state, recovery.make_prompt(prompt_id, PromptKind.STRIDE, text, run_id, now), out
+        )
     if reason is None or flag is not BackPain.ACHE:
         return state
     text = catalogue.form_cue(heart_rate_drift=reason is form_rules.FormReason.HEART_RATE_DRIFT)
@@ -403,28 +445,3 @@ def _warmup_on_connect(state: EngineState, now: datetime, out: list[Action]) -> 
     )  # fmt: skip
     state = replace(state, warmup=offer)
     return state if prompt is None else _publish(state, prompt, out)
-
-
-def _warmup_on_reading(
-    state: EngineState, reading: Reading, now: datetime, out: list[Action]
-) -> EngineState:
-    offer, prompt = warmup.on_reading(
-        state.warmup, reading, running=state.running, flag=state.flags.effective(now), now=now,
-        config=state.config,
-    )  # fmt: skip
-    state = replace(state, warmup=offer)
-    return state if prompt is None else _publish(state, prompt, out)
-
-
-def _stride(
-    state: EngineState, reading: Reading, run_id: str, now: datetime, out: list[Action]
-) -> EngineState:
-    tracked, cue = stride_rules.decide(state.stride, reading, now, state.config)
-    state = replace(state, stride=tracked)
-    if cue is None:
-        return state
-    text = catalogue.stride(cue.cadence_spm, cue.speed_kmh)
-    prompt_id = f"{run_id}:{PromptKind.STRIDE}"
-    return _publish(
-        state, recovery.make_prompt(prompt_id, PromptKind.STRIDE, text, run_id, now), out
-    )

@@ -581,7 +581,7 @@ def _one_flag_change_each(out: list[Routed]) -> list[Routed]:
 
 def _put_slot(state: HouseholdState, name: str, slot: TreadmillSlot) -> HouseholdState:
     decks = state.treadmills
-    index = next(i for i, (deck, _) in enumerate(decks) if deck == name)
+    index = [deck for deck, _ in decks].index(name)
     return replace(state, treadmills=(*decks[:index], (name, slot), *decks[index + 1 :]))
 
 
@@ -621,16 +621,33 @@ def _attach(
     )
 
 
-def _detach(engine_state: engine.EngineState) -> tuple[RunnerState, engine.EngineState]:
-    """Take the runner's part back; the engine keeps only what is the treadmill's."""
-    runner = RunnerState(
-        flags=engine_state.flags,
-        history=engine_state.history,
-        physio_suggested=engine_state.physio_suggested,
-        last_run_id=engine_state.last_run_id,
-        pending=engine_state.pending,
-        issued=engine_state.issued,
-    )
+def _detach(
+    engine_state: engine.EngineState, lent: RunnerState | None = None
+) -> tuple[RunnerState, engine.EngineState]:
+    """Take the runner's part back; the engine keeps only what is the treadmill's.
+
+    `lent` is the part the engine was given: when the engine left every field of it as it
+    was (most readings), that very part is handed back, and the caller can tell by identity.
+    """
+    if (
+        lent is not None
+        and engine_state.flags is lent.flags
+        and engine_state.history is lent.history
+        and engine_state.physio_suggested is lent.physio_suggested
+        and engine_state.last_run_id is lent.last_run_id
+        and engine_state.pending is lent.pending
+        and engine_state.issued is lent.issued
+    ):
+        runner = lent
+    else:
+        runner = RunnerState(
+            flags=engine_state.flags,
+            history=engine_state.history,
+            physio_suggested=engine_state.physio_suggested,
+            last_run_id=engine_state.last_run_id,
+            pending=engine_state.pending,
+            issued=engine_state.issued,
+        )
     bare = replace(
         engine_state,
         flags=Flags(),
@@ -656,12 +673,13 @@ def _on_treadmill(
     can answer differently afterwards only if the slot's run changed hands.
     """
     slot = state.slot(treadmill)
-    runner = state.runner_on(treadmill)
+    runner = slot.run_runner if slot.run_runner is not None else state.runner_on(treadmill)
     tag = f"{treadmill}-{slot.runs_started + 1}"
+    before = state.runner(runner)
     lent = _attach(state, runner, treadmill, slot.engine, run_tag=tag)
     after, actions = engine.evaluate(lent, event, now)
-    mine, bare = _detach(after)
-    if mine != state.runner(runner):  # most readings leave the runner's part as it was
+    mine, bare = _detach(after, before)
+    if mine is not before and mine != before:  # most readings leave the runner's part be
         state = _put_runner(state, runner, mine)
     started = any(isinstance(a, RunStarted) for a in actions)
     after_slot = replace(
