@@ -265,10 +265,11 @@ class Daemon:
             except Exception:
                 # One bad input must not stop the daemon; say loudly what happened.
                 _LOGGER.exception("daemon: failed to handle %r", item)
-            if not self._queue.empty():
-                # A burst (every deck notifying at once): let the sender publish this input's
-                # state before the next input is decided, as a relay would, rather than all
-                # of them after the last one.
+            if not self._queue.empty() and self._bridge.sender_woken:
+                # A burst (every deck notifying at once) that left the sender work (a prompt,
+                # a state waiting for its slot): let it publish before the next input is
+                # decided, as a relay would, rather than all after the last one. A state the
+                # bridge wrote at once is out already; yielding for it would cost a loop turn.
                 await asyncio.sleep(0)
 
     async def _handle(self, item: _Input) -> None:

@@ -147,6 +147,11 @@ class MqttBridge:
         """Whether the bridge is connected to the broker right now."""
         return self._connected.is_set()
 
+    @property
+    def sender_woken(self) -> bool:
+        """Whether the sender has been given work it has not looked at yet."""
+        return self._wake.is_set()
+
     async def wait_connected(self) -> None:
         """Return once the bridge is connected (at once if it is)."""
         await self._connected.wait()

@@ -229,5 +229,9 @@ def _iso(moment: datetime) -> str:
     return moment.isoformat()
 
 
+_ENCODER: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+"""One encoder for every payload: `json.dumps` with options builds a new one per call."""
+
+
 def _dump(data: Mapping[str, object]) -> bytes:
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+    return _ENCODER.encode(data).encode()

@@ -608,7 +608,7 @@ class TreadmillRecordAssembler:
         Returns:
             A complete record, a stale half record, or `None` while a record is building.
         """
-        fields = packet.flags & ~TreadmillDataFlag.MORE_DATA
+        fields = packet.flags & _FIELD_BITS
         stale = None
         if self._parts and (fields & self._seen or now - self._last > self.timeout_s):
             stale = self.flush()
@@ -634,6 +634,8 @@ class TreadmillRecordAssembler:
 
 
 _EMPTY: Final = TreadmillData()
+_FIELD_BITS: Final = ~int(TreadmillDataFlag.MORE_DATA)
+"""Every flag bit but More Data, as a plain int: enum arithmetic runs in Python, per packet."""
 
 
 def _merge(parts: list[TreadmillData], *, more_data: bool) -> TreadmillData:

@@ -33,6 +33,22 @@ async def test_messages_written_now_reach_a_subscriber_in_order_and_leave_nothin
     assert [m.payload for m in messages] == [f"{n}".encode() for n in range(200)]
 
 
+async def test_writing_now_skips_paho_s_publish_callback_and_puts_aiomqtt_s_back(
+    mosquitto: Mosquitto,
+) -> None:
+    async with aiomqtt.Client(mosquitto.host, mosquitto.port) as client:
+        paho = client._client
+        theirs = paho.on_publish
+        called: list[int] = []
+        paho.on_publish = lambda *args: called.append(args[2])
+        assert write_now(client, TOPIC, b"x", retain=False)
+        assert called == []  # written whole at once: no callback, nothing built for one
+        paho.on_publish = theirs
+        assert write_now(client, TOPIC, b"y", retain=False)
+        assert paho.on_publish == theirs
+        await client.publish(TOPIC, b"z", qos=0)  # aiomqtt's own publish still hears back
+
+
 async def test_a_message_the_socket_cannot_take_at_once_is_finished_by_the_loop(
     mosquitto: Mosquitto,
 ) -> None:
@@ -68,8 +84,10 @@ async def test_a_write_on_a_broken_connection_is_reported(mosquitto: Mosquitto) 
         sock = client._client.socket()
         assert isinstance(sock, socket.socket)
         sock.shutdown(socket.SHUT_WR)  # the next send fails: EPIPE
+        theirs = client._client.on_publish
         with pytest.raises(aiomqtt.MqttCodeError, match="connection was lost") as raised:
             write_now(client, TOPIC, b"x", retain=False)
+        assert client._client.on_publish == theirs  # put back on the way out, too
         with pytest.raises(aiomqtt.MqttError):  # and the client has seen the connection go
             await anext(client.messages)
     assert raised.value.args == ("Could not write to the broker",)
