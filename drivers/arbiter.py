@@ -29,8 +29,9 @@ class HeartRateArbiter:
 
     def __init__(self, *, stale_after_s: float = 5.0) -> None:
         self._stale_after_s = stale_after_s
-        self._strap: tuple[int, float] | None = None
-        self._treadmill: tuple[int, float] | None = None
+        # The choice each source would give, made once when its value arrives, and when.
+        self._strap: tuple[HeartRateChoice, float] | None = None
+        self._treadmill: tuple[HeartRateChoice, float] | None = None
 
     def on_strap(self, measurement: HeartRateMeasurement, now: float) -> None:
         """Record a strap measurement taken at `now` (loop seconds)."""
@@ -38,11 +39,16 @@ class HeartRateArbiter:
             measurement.heart_rate_bpm > 0
             and measurement.sensor_contact is not SensorContact.NO_CONTACT
         )
-        self._strap = (measurement.heart_rate_bpm, now) if usable else None
+        bpm = measurement.heart_rate_bpm
+        self._strap = (HeartRateChoice(bpm, HeartRateSource.STRAP), now) if usable else None
 
     def on_treadmill(self, heart_rate_bpm: int | None, now: float) -> None:
         """Record the heart rate of a treadmill reading (None when it reported none)."""
-        self._treadmill = (heart_rate_bpm, now) if heart_rate_bpm else None
+        self._treadmill = (
+            (HeartRateChoice(heart_rate_bpm, HeartRateSource.TREADMILL), now)
+            if heart_rate_bpm
+            else None
+        )
 
     def strap_lost(self) -> None:
         """Forget the strap's value (its link dropped)."""
@@ -50,10 +56,7 @@ class HeartRateArbiter:
 
     def choose(self, now: float) -> HeartRateChoice | None:
         """Return the heart rate to use at `now`, or None when no fresh value exists."""
-        for reading, source in (
-            (self._strap, HeartRateSource.STRAP),
-            (self._treadmill, HeartRateSource.TREADMILL),
-        ):
-            if reading is not None and now - reading[1] <= self._stale_after_s:
-                return HeartRateChoice(reading[0], source)
+        for held in (self._strap, self._treadmill):
+            if held is not None and now - held[1] <= self._stale_after_s:
+                return held[0]
         return None

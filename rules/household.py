@@ -591,18 +591,21 @@ def _put_runner(state: HouseholdState, name: str, runner: RunnerState) -> Househ
     return replace(state, runners=tuple(runners.items()))
 
 
-def _attach(
+def _attach(  # noqa: PLR0917 - who, where, and what is lent
     state: HouseholdState,
     runner: str,
     treadmill: str | None,
     base: engine.EngineState,
     run_tag: str | None = None,
+    mine: RunnerState | None = None,
 ) -> engine.EngineState:
     """Lend `runner`'s part to an engine state, with their thresholds on `treadmill`.
 
-    `run_tag`, if given, replaces the engine's run tag in the same step.
+    `mine` is that part, if the caller holds it already. `run_tag`, if given, replaces the
+    engine's run tag in the same step.
     """
-    mine = state.runner(runner)
+    if mine is None:
+        mine = state.runner(runner)
     config = (
         state.config.engine_config(runner, treadmill)
         if treadmill is not None
@@ -676,7 +679,9 @@ def _on_treadmill(
     runner = slot.run_runner if slot.run_runner is not None else state.runner_on(treadmill)
     tag = f"{treadmill}-{slot.runs_started + 1}"
     before = state.runner(runner)
-    lent = _attach(state, runner, treadmill, slot.engine, run_tag=tag)
+    # The very part lent is what `_detach` compares with (a runner not stored yet gets a
+    # fresh one on every `runner` call).
+    lent = _attach(state, runner, treadmill, slot.engine, run_tag=tag, mine=before)
     after, actions = engine.evaluate(lent, event, now)
     mine, bare = _detach(after, before)
     if mine is not before and mine != before:  # most readings leave the runner's part be

@@ -29,6 +29,14 @@ class HeartRateFlag(IntFlag):
     RR_INTERVALS = 1 << 4
 
 
+# The bits as plain ints for decoding: `int & IntFlag` runs enum arithmetic in Python.
+_UINT16: Final = int(HeartRateFlag.UINT16)
+_CONTACT_DETECTED: Final = int(HeartRateFlag.CONTACT_DETECTED)
+_CONTACT_SUPPORTED: Final = int(HeartRateFlag.CONTACT_SUPPORTED)
+_ENERGY_EXPENDED: Final = int(HeartRateFlag.ENERGY_EXPENDED)
+_RR_INTERVALS: Final = int(HeartRateFlag.RR_INTERVALS)
+
+
 class SensorContact(StrEnum):
     """What the strap says about skin contact (bits 2:1 read together, docs/ftms.md §8.1)."""
 
@@ -65,9 +73,9 @@ class HeartRateMeasurement:
 
 
 def _contact(flags: int) -> SensorContact:
-    if not flags & HeartRateFlag.CONTACT_SUPPORTED:
+    if not flags & _CONTACT_SUPPORTED:
         return SensorContact.NOT_SUPPORTED  # bit 1 alone means nothing (pycycling gets this wrong)
-    if flags & HeartRateFlag.CONTACT_DETECTED:
+    if flags & _CONTACT_DETECTED:
         return SensorContact.CONTACT
     return SensorContact.NO_CONTACT
 
@@ -85,7 +93,7 @@ def parse_heart_rate_measurement(data: bytes | bytearray | memoryview) -> HeartR
         raise CodecError("Heart Rate Measurement is empty", raw)
     flags = raw[0]
     offset = 1
-    if flags & HeartRateFlag.UINT16:
+    if flags & _UINT16:
         if len(raw) < offset + 2:
             raise CodecError("Heart Rate Measurement announces a uint16 rate it lacks", raw)
         bpm = _U16.unpack_from(raw, offset)[0]
@@ -96,13 +104,13 @@ def parse_heart_rate_measurement(data: bytes | bytearray | memoryview) -> HeartR
         bpm = raw[offset]
         offset += 1
     energy = None
-    if flags & HeartRateFlag.ENERGY_EXPENDED:
+    if flags & _ENERGY_EXPENDED:
         if len(raw) < offset + 2:
             raise CodecError("Heart Rate Measurement announces energy it lacks", raw)
         energy = _U16.unpack_from(raw, offset)[0]
         offset += 2
     rr: tuple[float, ...] = ()
-    if flags & HeartRateFlag.RR_INTERVALS:
+    if flags & _RR_INTERVALS:
         count = (len(raw) - offset) // 2
         rr = tuple(
             value * 1000 / _RR_UNITS_PER_S
