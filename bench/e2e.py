@@ -486,6 +486,11 @@ def _prompt_ms(seen: Received, result: dict[str, Any]) -> list[float | None]:
 
 
 def _median_runs(repeats: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """One run per treadmill count: the median of each figure over the repeats.
+
+    Counts (samples, notifications, unmatched) are summed instead; each ratio also keeps its
+    lowest and highest repeat as `<key>_range`, so a reader sees how far a run can move it.
+    """
     runs = []
     for per_count in zip(*repeats, strict=True):
         merged: dict[str, Any] = {}
@@ -497,6 +502,8 @@ def _median_runs(repeats: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
                 merged[key] = sum(values)  # the counts behind the medians, all repeats
             else:
                 merged[key] = round(statistics.median(values), 2) if values else None
+            if key.endswith("_ratio"):
+                merged[f"{key}_range"] = [min(values), max(values)] if values else None
         merged["treadmills"] = per_count[0]["treadmills"]
         runs.append(merged)
     return runs
