@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from bench import rules as rules_bench
 from bench import table
 from bench.e2e import _median_runs
 
@@ -50,3 +51,18 @@ def test_a_ratio_is_shown_with_its_range_when_the_repeats_differed(
     figures: dict[str, Any], shown: str
 ) -> None:
     assert table._spread(figures, "cpu_ratio") == shown
+
+
+def test_the_rules_bench_times_readings_of_runs_that_stay_on() -> None:
+    figures = rules_bench.measure(treadmills=3, readings=20, rounds=2)
+
+    assert figures["treadmills"] == 3
+    assert figures["readings_per_round"] == 60
+    assert isinstance(figures["us_per_reading"], float)
+    assert figures["us_per_reading"] > 0
+
+
+def test_the_rules_bench_starts_a_run_on_every_treadmill() -> None:
+    state, _ = rules_bench.running_household(4)
+
+    assert [slot.engine.running for _, slot in state.treadmills] == [True] * 4
