@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -300,3 +301,28 @@ async def test_two_daemons_share_one_broker_without_interfering(
         assert [m.payload for m in sub.on("gym-b/status")][:1] == [b"online"]
     assert all(f["back_pain"] == "ache" for f in sub.json_on("gym-b/flags"))
     assert not sub.on("gym-b/error")
+
+
+async def test_once_ready_the_startup_heap_is_frozen_out_of_collections_until_the_daemon_stops(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    # A full collection walking the daemon's whole heap held the loop ~30 ms (bench/README).
+    assert gc.get_freeze_count() == 0
+    ready = asyncio.Event()
+    async with virtual_devices(profile=None) as (world, _):
+        daemon = Daemon(
+            settings_for(mosquitto, tmp_path),
+            backend=world.backend,
+            clock=Clock(SPEEDUP),
+            on_ready=ready.set,
+        )
+        stop = asyncio.Event()
+        task = asyncio.create_task(daemon.run(stop))
+        async with asyncio.timeout(30):
+            await ready.wait()
+        frozen = gc.get_freeze_count()
+        stop.set()
+        async with asyncio.timeout(15):
+            await task
+    assert frozen > 10_000  # modules, configuration, connections: what startup built
+    assert gc.get_freeze_count() == 0  # given back: the next daemon in this process starts afresh
