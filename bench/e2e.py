@@ -41,6 +41,7 @@ import argparse
 import asyncio
 import bisect
 import contextlib
+import gc
 import json
 import os
 import platform
@@ -333,6 +334,11 @@ async def _run_worker(
         *("--prompts", str(prompts)),
         *(("--in-process",) if in_process else ()),
     ]
+    # This process timestamps every message it receives and keeps them all: without this, a
+    # full collection over all it kept, longer with every window, could stall a receive and
+    # count as the worker's delay. What is kept so far goes out of the collector's sight.
+    gc.collect()
+    gc.freeze()
     for attempt in range(1, WORKER_ATTEMPTS + 1):
         process = await asyncio.create_subprocess_exec(
             *command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE
