@@ -174,11 +174,14 @@ def _publish(state: EngineState, prompt: Prompt, out: list[Action]) -> EngineSta
 
 def _suggestion(state: EngineState, now: datetime) -> float | None:
     """The incline to show as recommended: only in a run, with an ache flag, not overridden."""
-    if (
-        not state.running
-        or state.flags.effective(now) is not BackPain.ACHE
-        or state.incline.overridden
-    ):
+    if not state.running:
+        return None
+    return _suggested_in_run(state, state.flags.effective(now), state.incline)
+
+
+def _suggested_in_run(state: EngineState, flag: BackPain, incline: InclineState) -> float | None:
+    """`_suggestion` during a run, given the flag in effect and the incline help as it is now."""
+    if flag is not BackPain.ACHE or incline.overridden:
         return None
     return incline_rules.target_incline(state.config, state.treadmill)
 
@@ -321,17 +324,12 @@ def _during_run(  # noqa: PLR0917 - the reading, and the parts `_reading` carrie
         config=config,
     )
     tracked, cue = stride_rules.decide(state.stride, reading, now, config)
-    suggested = (
-        incline_rules.target_incline(config, state.treadmill)
-        if flag is BackPain.ACHE and not inc.overridden
-        else None
-    )
     state = replace(
         state,
         warmup=offer,
         session=recorded,
         incline=inc,
-        suggested_incline_pct=suggested,
+        suggested_incline_pct=_suggested_in_run(state, flag, inc),
         form=cue_state,
         stride=tracked,
     )

@@ -268,7 +268,10 @@ class HouseholdState:
 
     def runner_on(self, treadmill: str) -> str:
         """Who runs on `treadmill` now, or would if a run started now."""
-        slot = self.slot(treadmill)
+        return self._runner_of(self.slot(treadmill))
+
+    def _runner_of(self, slot: TreadmillSlot) -> str:
+        """`runner_on` for a slot the caller has found already."""
         if slot.run_runner is not None:  # a run in progress (most readings): no need to look
             return slot.run_runner
         return self._runner_for(slot, self._busy())
@@ -676,7 +679,7 @@ def _on_treadmill(
     can answer differently afterwards only if the slot's run changed hands.
     """
     slot = state.slot(treadmill)
-    runner = slot.run_runner if slot.run_runner is not None else state.runner_on(treadmill)
+    runner = state._runner_of(slot)
     tag = f"{treadmill}-{slot.runs_started + 1}"
     before = state.runner(runner)
     # The very part lent is what `_detach` compares with (a runner not stored yet gets a
