@@ -37,7 +37,7 @@ from treadwell.daemon.outbox import Outbox
 from treadwell.daemon.samples import SampleRecorder
 from treadwell.daemon.scheduler import PromptScheduler
 from treadwell.daemon.store import StateStoreError, Store
-from treadwell.drivers.events import LinkConnected, LinkEvent
+from treadwell.drivers.events import LinkConnected, LinkEvent, TreadmillReading
 from treadwell.rules import household
 from treadwell.rules.actions import PublishPrompt, RunEnded, RunStarted
 from treadwell.rules.events import TimerFired
@@ -70,7 +70,14 @@ class _Tick:
     """Time passed: lets the rules end runs on a treadmill that went silent."""
 
 
-_Input = LinkEvent | messages.Command | _Due | _Tick | InclineDone
+@dataclass(frozen=True, slots=True)
+class _Rest:
+    """What is left of an input taken at once, due once the broker has taken its prompts."""
+
+    then: Callable[[], None]
+
+
+_Input = LinkEvent | messages.Command | _Due | _Tick | InclineDone | _Rest
 
 
 class Daemon:
@@ -96,6 +103,8 @@ class Daemon:
         self._on_ready = on_ready
         self._base = settings.mqtt.base_topic
         self._queue: asyncio.Queue[_Input] = asyncio.Queue()
+        # True while the dispatcher waits on an empty queue: a reading may be decided at once.
+        self._dispatcher_waits = False
         self._dirty = False
         self._dispatcher: asyncio.Task[None] | None = None
         self._heartbeat: float | None = None
@@ -109,7 +118,7 @@ class Daemon:
             name=settings.mqtt.client_id,
         )
         self.house = load_household(settings, self._store, self._clock.now())
-        wiring = build_links(settings, backend, self._queue.put_nowait)
+        wiring = build_links(settings, backend, self._take)
         self._links = wiring.links
         self._channels: dict[str, TreadmillChannel] = wiring.channels
         runners = tuple(name for name, _ in self.house.runners)
@@ -118,7 +127,7 @@ class Daemon:
                 settings.mqtt, devices=tuple(self._channels), runners=runners
             ),
             outbox=self._outbox,
-            on_command=self._queue.put_nowait,
+            on_command=self._put,
             on_ha_online=self._publish_all_state,
             discovery=lambda: discovery_messages(settings, self._channels, runners),
         )
@@ -133,7 +142,7 @@ class Daemon:
             state_dir, settings.export, settings.storage, on_written=self._totals.refresh
         )
         self._diagnostics = Diagnostics(state_dir, base=self._base, bridge=self._bridge)
-        self._inclines = InclineProcedures(self._queue.put_nowait)
+        self._inclines = InclineProcedures(self._put)
         self._inputs = LinkInputs(
             channels=self._channels,
             strap_runners=wiring.strap_runners,
@@ -242,12 +251,41 @@ class Daemon:
         if self._on_ready is not None and not stop.is_set():
             self._on_ready()
 
+    def _take(self, item: LinkEvent) -> None:
+        """An input from a link. A reading is decided at once when nothing waits before it.
+
+        The dispatcher would take it in the next turn of the loop and decide it the same way;
+        deciding it here, inside the notification's callback, saves that turn and the queue's
+        hand-over for the most frequent input there is. Anything else, and a reading while
+        other inputs wait (or the sender has a prompt or a state to publish first), goes
+        through the queue, so inputs are still decided one at a time, in the order they came.
+        """
+        if (
+            self._dispatcher_waits
+            and type(item) is TreadmillReading
+            and not self._bridge.sender_woken
+        ):
+            self._dispatcher_waits = False  # it is busy with this one, as far as inputs go
+            self._heartbeat = asyncio.get_running_loop().time()
+            rest = self._decide_guarded(item)
+            if rest is not None:
+                self._queue.put_nowait(_Rest(rest))  # the dispatcher waits for the broker
+            elif self._queue.empty():
+                self._dispatcher_waits = True
+            return
+        self._put(item)
+
+    def _put(self, item: _Input) -> None:
+        """Queue an input for the dispatcher (every input that is not decided at once)."""
+        self._dispatcher_waits = False
+        self._queue.put_nowait(item)
+
     async def _ticker(self) -> None:
         interval = max(0.2, min(_TICK_S, self._clock.seconds(_TICK_S)))
         since_save = 0.0
         while True:
             await asyncio.sleep(interval)
-            self._queue.put_nowait(_Tick())
+            self._put(_Tick())
             since_save += interval
             if since_save >= _SAVE_EVERY_S and self._dirty:
                 since_save = 0.0
@@ -255,25 +293,47 @@ class Daemon:
 
     async def _dispatch(self) -> None:
         loop = asyncio.get_running_loop()
-        while True:
-            self._heartbeat = loop.time()
-            # A plain get: the ticker queues an input every few seconds, which keeps the
-            # heartbeat fresh when nothing else comes. (Not asyncio.wait_for: on Python 3.11
-            # it can swallow the cancellation that stops the daemon.)
-            item = await self._queue.get()
-            try:
-                await self._handle(item)
-            except Exception:
-                # One bad input must not stop the daemon; say loudly what happened.
-                _LOGGER.exception("daemon: failed to handle %r", item)
-            if not self._queue.empty() and self._bridge.sender_woken:
-                # A burst (every deck notifying at once) that left the sender work (a prompt,
-                # a state waiting for its slot): let it publish before the next input is
-                # decided, as a relay would, rather than all after the last one. A state the
-                # bridge wrote at once is out already; yielding for it would cost a loop turn.
-                await asyncio.sleep(0)
+        queue = self._queue
+        try:
+            while True:
+                self._heartbeat = loop.time()
+                # A plain get: the ticker queues an input every few seconds, which keeps the
+                # heartbeat fresh when nothing else comes. (Not asyncio.wait_for: on Python
+                # 3.11 it can swallow the cancellation that stops the daemon.)
+                self._dispatcher_waits = queue.empty()
+                item = await queue.get()
+                self._dispatcher_waits = False
+                rest = self._decide_guarded(item)
+                if rest is not None:
+                    await self._bridge.prompts_handed_over(_PROMPT_HANDOVER_S)
+                    try:
+                        rest()
+                    except Exception:
+                        _LOGGER.exception("daemon: failed to finish handling %r", item)
+                if not queue.empty() and self._bridge.sender_woken:
+                    # A burst (every deck notifying at once) that left the sender work (a
+                    # prompt, a state waiting for its slot): let it publish before the next
+                    # input is decided, as a relay would, rather than all after the last one.
+                    # A state the bridge wrote at once is out already; yielding for it would
+                    # cost a loop turn.
+                    await asyncio.sleep(0)
+        finally:
+            self._dispatcher_waits = False  # stopped: nothing is decided any more
 
-    async def _handle(self, item: _Input) -> None:
+    def _decide_guarded(self, item: _Input) -> Callable[[], None] | None:
+        try:
+            return self._decide(item)
+        except Exception:
+            # One bad input must not stop the daemon; say loudly what happened.
+            _LOGGER.exception("daemon: failed to handle %r", item)
+            return None
+
+    def _decide(self, item: _Input) -> Callable[[], None] | None:
+        """Decide `item` and carry it out; what is left once the broker has the prompts, if any.
+
+        Prompts a decision publishes go out before anything else of it (see `_evaluate`):
+        what is returned is to be called after `MqttBridge.prompts_handed_over`.
+        """
         republish: str | None = None
         match item:
             case _Tick():
@@ -282,7 +342,9 @@ class Daemon:
                 order = TimerFired(key.partition(KEY_SEPARATOR)[2])
             case InclineDone():
                 self._incline_done(item)
-                return
+                return None
+            case _Rest():
+                return item.then
             case (
                 messages.FlagsSetCommand()
                 | messages.CheckinCommand()
@@ -292,8 +354,18 @@ class Daemon:
                 order = self._order_for(item)
             case _:
                 order, republish = self._inputs.order_for(item)
-        if order is not None:
-            await self._evaluate(order)
+        rest = None if order is None else self._evaluate(order)
+        if rest is None:
+            self._after_input(item, republish)
+            return None
+
+        def then() -> None:
+            rest()
+            self._after_input(item, republish)
+
+        return then
+
+    def _after_input(self, item: _Input, republish: str | None) -> None:
         if (
             isinstance(item, LinkConnected)
             and item.info is not None
@@ -305,7 +377,8 @@ class Daemon:
         # Bookkeeping (the per-second samples) after the state is on its way.
         self._inputs.record(item, self._samples)
 
-    async def _evaluate(self, order: household.Order) -> None:
+    def _evaluate(self, order: household.Order) -> Callable[[], None] | None:
+        """Decide `order`; what is left to do once the broker has the prompts, if anything."""
         before = self.house
         self.house, routed = household.evaluate(self.house, order, self._clock.now())
         if self.house is not before:
@@ -332,17 +405,22 @@ class Daemon:
             written = self._effects.write(rest, self._state() if durable else None)
             if durable:
                 self._dirty = False
+
+        def then() -> None:
+            for slug in changed:
+                self._publish_state(slug)
+            if written is not None:
+                self._effects.carry_out(rest, written)
+
         if len(rest) < len(routed) and (rest or changed):
             # The run's end is on disk; now let the broker take the prompts before anything
             # else goes out or is written. The bookkeeping's disk writes (the scheduler's
             # database, the run's samples and export) would hold the event loop in the middle
             # of their QoS 2 handshake; and a message sent just before a prompt can hold the
             # prompt at a broker with Nagle's algorithm on (docs/mqtt.md, "Latency").
-            await self._bridge.prompts_handed_over(_PROMPT_HANDOVER_S)
-        for slug in changed:
-            self._publish_state(slug)
-        if written is not None:
-            self._effects.carry_out(rest, written)
+            return then
+        then()
+        return None
 
     def _order_for(self, command: messages.Command) -> household.Order:
         return order_for(
@@ -378,7 +456,7 @@ class Daemon:
         self._effects.publish_prompt_bytes(
             str(data["id"]), runner if isinstance(runner, str) else None, prompt_bytes
         )
-        self._queue.put_nowait(_Due(key))
+        self._put(_Due(key))
 
     # -- state -----------------------------------------------------------------------------
 

@@ -15,11 +15,12 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from tests.support.mqtt_client import Subscriber, publish, subscriber
-from treadwell.daemon.app import Daemon
+from treadwell.daemon.app import Daemon, _Tick
 from treadwell.daemon.clock import Clock
 from treadwell.daemon.config import Settings
 from treadwell.daemon.store import Store
-from treadwell.drivers.codec.ftms import ControlOp
+from treadwell.drivers.codec.ftms import ControlOp, TreadmillData
+from treadwell.drivers.events import TreadmillReading
 from treadwell.drivers.virtual.profile import RunProfile
 from treadwell.drivers.virtual.strap import StrapConfig
 from treadwell.drivers.virtual.treadmill import TreadmillConfig, VirtualTreadmill
@@ -326,3 +327,70 @@ async def test_once_ready_the_startup_heap_is_frozen_out_of_collections_until_th
             await task
     assert frozen > 10_000  # modules, configuration, connections: what startup built
     assert gc.get_freeze_count() == 0  # given back: the next daemon in this process starts afresh
+
+
+async def _until_quiet(daemon: Daemon) -> None:
+    """Until the dispatcher waits for input and the sender has nothing to do."""
+    async with asyncio.timeout(30):
+        while not (daemon._dispatcher_waits and not daemon.bridge.sender_woken):
+            await asyncio.sleep(0.01)
+
+
+def _deck_reading(speed_kmh: float, device: str = "treadmill") -> TreadmillReading:
+    return TreadmillReading(device, TreadmillData(speed_kmh=speed_kmh, total_distance_m=5))
+
+
+async def test_a_reading_that_finds_the_dispatcher_waiting_is_decided_before_its_callback_returns(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    async with (
+        virtual_devices(profile=None) as (world, _),
+        running(settings_for(mosquitto, tmp_path), world) as daemon,
+    ):
+        decided: list[object] = []
+        decide = daemon._decide
+
+        def recording(item: Any) -> Any:
+            decided.append(item)
+            return decide(item)
+
+        daemon._decide = recording  # type: ignore[method-assign]
+        await _until_quiet(daemon)
+        first = _deck_reading(9.0)
+        daemon._take(first)
+        # Decided in the callback that brought it: no turn of the loop in between.
+        assert decided[-1] is first
+        assert daemon.channels["treadmill"].latest is first.data
+        assert daemon._dispatcher_waits  # and ready for the next one
+
+        # Inputs already waiting go first: a reading behind them waits its turn.
+        await _until_quiet(daemon)
+        tick, second = _Tick(), _deck_reading(9.5)
+        daemon._put(tick)
+        daemon._take(second)
+        assert second not in decided
+        async with asyncio.timeout(30):
+            while second not in decided:
+                await asyncio.sleep(0.01)
+        assert decided.index(tick) < decided.index(second)
+
+
+async def test_a_reading_that_cannot_be_decided_is_reported_and_the_next_one_is_taken(
+    mosquitto: Mosquitto, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with (
+        virtual_devices(profile=None) as (world, _),
+        running(settings_for(mosquitto, tmp_path), world) as daemon,
+    ):
+        await _until_quiet(daemon)
+        daemon._take(_deck_reading(9.0, device="no-such-treadmill"))
+        assert "daemon: failed to handle" in caplog.text
+        assert daemon._dispatcher_waits
+        good = _deck_reading(9.0)
+        daemon._take(good)
+        assert daemon.channels["treadmill"].latest is good.data
+    # Stopped: a late notification is not decided any more (the store is closed).
+    assert not daemon._dispatcher_waits
+    late = _deck_reading(9.5)
+    daemon._take(late)
+    assert daemon.channels["treadmill"].latest is good.data
