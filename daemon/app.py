@@ -26,6 +26,7 @@ from treadwell.daemon.channel import TreadmillChannel
 from treadwell.daemon.clock import Clock
 from treadwell.daemon.devices import build_links, discovery_messages
 from treadwell.daemon.diagnostics import Diagnostics
+from treadwell.daemon.dispatch import Dispatch
 from treadwell.daemon.effects import KEY_SEPARATOR, Effects
 from treadwell.daemon.ha_totals import TotalsPublisher
 from treadwell.daemon.household import household_json, load_household
@@ -70,14 +71,7 @@ class _Tick:
     """Time passed: lets the rules end runs on a treadmill that went silent."""
 
 
-@dataclass(frozen=True, slots=True)
-class _Rest:
-    """What is left of an input taken at once, due once the broker has taken its prompts."""
-
-    then: Callable[[], None]
-
-
-_Input = LinkEvent | messages.Command | _Due | _Tick | InclineDone | _Rest
+_Input = LinkEvent | messages.Command | _Due | _Tick | InclineDone
 
 
 class Daemon:
@@ -102,12 +96,8 @@ class Daemon:
         self._clock = clock or Clock()
         self._on_ready = on_ready
         self._base = settings.mqtt.base_topic
-        self._queue: asyncio.Queue[_Input] = asyncio.Queue()
-        # True while the dispatcher waits on an empty queue: a reading may be decided at once.
-        self._dispatcher_waits = False
         self._dirty = False
         self._dispatcher: asyncio.Task[None] | None = None
-        self._heartbeat: float | None = None
         state_dir = settings.state_dir
         self._store = Store.in_dir(state_dir)
         self._outbox = Outbox(state_dir / "treadwell.sqlite")
@@ -130,6 +120,12 @@ class Daemon:
             on_command=self._put,
             on_ha_online=self._publish_all_state,
             discovery=lambda: discovery_messages(settings, self._channels, runners),
+        )
+        self._inputs_in_order: Dispatch[_Input] = Dispatch(
+            self._decide,
+            at_once=TreadmillReading,
+            sender=self._bridge,
+            handover_s=_PROMPT_HANDOVER_S,
         )
         # Per-second samples, automatic exports and totals (daemon/samples.py, autoexport.py).
         self._samples = SampleRecorder.in_dir(
@@ -184,7 +180,7 @@ class Daemon:
             return False
         if self._effects.store_failures >= _STORE_FAILURES:
             return False
-        beat = self._heartbeat
+        beat = self._inputs_in_order.heartbeat
         if beat is None:
             return True
         return asyncio.get_running_loop().time() - beat < _STALL_S
@@ -200,7 +196,7 @@ class Daemon:
             async with asyncio.TaskGroup() as group:
                 bridge = group.create_task(self._bridge.run(stop))
                 workers = [group.create_task(link.run()) for link in self._links]
-                self._dispatcher = group.create_task(self._dispatch())
+                self._dispatcher = group.create_task(self._inputs_in_order.run())
                 workers += [self._dispatcher, group.create_task(self._ticker())]
                 workers.append(group.create_task(self._exporter.run()))
                 workers.append(group.create_task(self._totals.run()))
@@ -252,33 +248,12 @@ class Daemon:
             self._on_ready()
 
     def _take(self, item: LinkEvent) -> None:
-        """An input from a link. A reading is decided at once when nothing waits before it.
-
-        The dispatcher would take it in the next turn of the loop and decide it the same way;
-        deciding it here, inside the notification's callback, saves that turn and the queue's
-        hand-over for the most frequent input there is. Anything else, and a reading while
-        other inputs wait (or the sender has a prompt or a state to publish first), goes
-        through the queue, so inputs are still decided one at a time, in the order they came.
-        """
-        if (
-            self._dispatcher_waits
-            and type(item) is TreadmillReading
-            and not self._bridge.sender_woken
-        ):
-            self._dispatcher_waits = False  # it is busy with this one, as far as inputs go
-            self._heartbeat = asyncio.get_running_loop().time()
-            rest = self._decide_guarded(item)
-            if rest is not None:
-                self._queue.put_nowait(_Rest(rest))  # the dispatcher waits for the broker
-            elif self._queue.empty():
-                self._dispatcher_waits = True
-            return
-        self._put(item)
+        """An input from a link (a reading may be decided at once: daemon/dispatch.py)."""
+        self._inputs_in_order.take(item)
 
     def _put(self, item: _Input) -> None:
-        """Queue an input for the dispatcher (every input that is not decided at once)."""
-        self._dispatcher_waits = False
-        self._queue.put_nowait(item)
+        """An input for the dispatcher's queue."""
+        self._inputs_in_order.put(item)
 
     async def _ticker(self) -> None:
         interval = max(0.2, min(_TICK_S, self._clock.seconds(_TICK_S)))
@@ -290,43 +265,6 @@ class Daemon:
             if since_save >= _SAVE_EVERY_S and self._dirty:
                 since_save = 0.0
                 self._save()
-
-    async def _dispatch(self) -> None:
-        loop = asyncio.get_running_loop()
-        queue = self._queue
-        try:
-            while True:
-                self._heartbeat = loop.time()
-                # A plain get: the ticker queues an input every few seconds, which keeps the
-                # heartbeat fresh when nothing else comes. (Not asyncio.wait_for: on Python
-                # 3.11 it can swallow the cancellation that stops the daemon.)
-                self._dispatcher_waits = queue.empty()
-                item = await queue.get()
-                self._dispatcher_waits = False
-                rest = self._decide_guarded(item)
-                if rest is not None:
-                    await self._bridge.prompts_handed_over(_PROMPT_HANDOVER_S)
-                    try:
-                        rest()
-                    except Exception:
-                        _LOGGER.exception("daemon: failed to finish handling %r", item)
-                if not queue.empty() and self._bridge.sender_woken:
-                    # A burst (every deck notifying at once) that left the sender work (a
-                    # prompt, a state waiting for its slot): let it publish before the next
-                    # input is decided, as a relay would, rather than all after the last one.
-                    # A state the bridge wrote at once is out already; yielding for it would
-                    # cost a loop turn.
-                    await asyncio.sleep(0)
-        finally:
-            self._dispatcher_waits = False  # stopped: nothing is decided any more
-
-    def _decide_guarded(self, item: _Input) -> Callable[[], None] | None:
-        try:
-            return self._decide(item)
-        except Exception:
-            # One bad input must not stop the daemon; say loudly what happened.
-            _LOGGER.exception("daemon: failed to handle %r", item)
-            return None
 
     def _decide(self, item: _Input) -> Callable[[], None] | None:
         """Decide `item` and carry it out; what is left once the broker has the prompts, if any.
@@ -343,8 +281,6 @@ class Daemon:
             case InclineDone():
                 self._incline_done(item)
                 return None
-            case _Rest():
-                return item.then
             case (
                 messages.FlagsSetCommand()
                 | messages.CheckinCommand()

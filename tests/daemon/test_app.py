@@ -332,7 +332,7 @@ async def test_once_ready_the_startup_heap_is_frozen_out_of_collections_until_th
 async def _until_quiet(daemon: Daemon) -> None:
     """Until the dispatcher waits for input and the sender has nothing to do."""
     async with asyncio.timeout(30):
-        while not (daemon._dispatcher_waits and not daemon.bridge.sender_woken):
+        while not (daemon._inputs_in_order.waiting and not daemon.bridge.sender_woken):
             await asyncio.sleep(0.01)
 
 
@@ -348,20 +348,21 @@ async def test_a_reading_that_finds_the_dispatcher_waiting_is_decided_before_its
         running(settings_for(mosquitto, tmp_path), world) as daemon,
     ):
         decided: list[object] = []
-        decide = daemon._decide
+        dispatch = daemon._inputs_in_order
+        decide = dispatch._decide
 
         def recording(item: Any) -> Any:
             decided.append(item)
             return decide(item)
 
-        daemon._decide = recording  # type: ignore[method-assign]
+        dispatch._decide = recording
         await _until_quiet(daemon)
         first = _deck_reading(9.0)
         daemon._take(first)
         # Decided in the callback that brought it: no turn of the loop in between.
         assert decided[-1] is first
         assert daemon.channels["treadmill"].latest is first.data
-        assert daemon._dispatcher_waits  # and ready for the next one
+        assert daemon._inputs_in_order.waiting  # and ready for the next one
 
         # Inputs already waiting go first: a reading behind them waits its turn.
         await _until_quiet(daemon)
@@ -385,12 +386,11 @@ async def test_a_reading_that_cannot_be_decided_is_reported_and_the_next_one_is_
         await _until_quiet(daemon)
         daemon._take(_deck_reading(9.0, device="no-such-treadmill"))
         assert "daemon: failed to handle" in caplog.text
-        assert daemon._dispatcher_waits
+        assert daemon._inputs_in_order.waiting
         good = _deck_reading(9.0)
         daemon._take(good)
         assert daemon.channels["treadmill"].latest is good.data
     # Stopped: a late notification is not decided any more (the store is closed).
-    assert not daemon._dispatcher_waits
     late = _deck_reading(9.5)
     daemon._take(late)
     assert daemon.channels["treadmill"].latest is good.data
