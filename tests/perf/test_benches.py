@@ -105,3 +105,21 @@ def test_store_growth_reports_size_per_year_and_read_times() -> None:
     assert first["bytes_per_sample"] > 0
     assert output["history_s"] > 0
     assert output["export_last_fit_s"] > 0
+
+
+def test_segments_report_each_part_of_the_daemon_s_work_inside_the_whole() -> None:
+    output = run_bench("bench.segments", "--treadmills", "1", "--seconds", "2")
+
+    assert output["notifications"] > 0
+    assert output["cpu_us_per_notification"] > 0
+    parts = {s["label"]: s for s in output["segments"]}
+    decide, rules = parts["decide an input (all of it)"], parts["household rules"]
+    state, written = parts["state message (all of it)"], parts["state written to the socket"]
+    decoded = parts["decode, emit (a reading decided at once)"]
+    for part in (decide, rules, state, written, decoded):
+        assert part["calls"] > 0
+        assert part["p10_us"] <= part["p50_us"] <= part["p90_us"] <= part["max_us"]
+    # Segments are inclusive: a part never costs more than what it is part of, nor the whole.
+    assert 0 < rules["us_per_notification"] <= decide["us_per_notification"]
+    assert 0 < written["us_per_notification"] <= state["us_per_notification"]
+    assert decide["us_per_notification"] < output["cpu_us_per_notification"]
