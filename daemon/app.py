@@ -1,19 +1,22 @@
 """I/O. The composition root: BLE links -> the household's rules -> MQTT, scheduler and SQLite.
 
 Theory: every input (a link event, an MQTT command, a scheduled prompt coming due, a tick, an
-incline procedure's outcome) goes into one queue and is handled, in order, by one task
-(`_dispatch`), the only one that touches the household's state: the rules see a single,
-ordered stream, exactly as their tests do. Handling an input means: turn it into an order
-(`daemon/inputs.py` for link events, `_order_for` for commands), call the household's pure
-`evaluate`, and carry out what comes back (`daemon/effects.py`): prompts first, then one
-transaction for records, state and schedules, then the rest (inclines run in their own
-tasks, `daemon/inclines.py`, and report back through the queue).
+incline procedure's outcome) goes into one ordered stream (`daemon/dispatch.py`: a queue and
+one task; a reading with nothing before it is decided at once, in its notification's
+callback) and is decided, one at a time, by `_decide`, the only code that touches the
+household's state: the rules see a single, ordered stream, exactly as their tests do.
+Deciding an input means: turn it into an order (`daemon/inputs.py` for link events,
+`_order_for` for commands), call the household's pure `evaluate`, and carry out what comes
+back (`daemon/effects.py`): prompts first, then one transaction for records, state and
+schedules, then the rest (inclines run in their own tasks, `daemon/inclines.py`, and report
+back through the queue).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import json
 import logging
@@ -47,7 +50,9 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from treadwell.daemon.config import Settings
+    from treadwell.daemon.store import Commit
     from treadwell.drivers.backend import BleBackend
+    from treadwell.rules.household import Routed
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -341,22 +346,22 @@ class Daemon:
             written = self._effects.write(rest, self._state() if durable else None)
             if durable:
                 self._dirty = False
-
-        def then() -> None:
-            for slug in changed:
-                self._publish_state(slug)
-            if written is not None:
-                self._effects.carry_out(rest, written)
-
         if len(rest) < len(routed) and (rest or changed):
             # The run's end is on disk; now let the broker take the prompts before anything
             # else goes out or is written. The bookkeeping's disk writes (the scheduler's
             # database, the run's samples and export) would hold the event loop in the middle
             # of their QoS 2 handshake; and a message sent just before a prompt can hold the
             # prompt at a broker with Nagle's algorithm on (docs/mqtt.md, "Latency").
-            return then
-        then()
+            return functools.partial(self._carry_out, changed, rest, written)
+        self._carry_out(changed, rest, written)
         return None
+
+    def _carry_out(self, changed: list[str], rest: list[Routed], written: Commit | None) -> None:
+        """What a decision sets off once its prompts are out: state messages, then the rest."""
+        for slug in changed:
+            self._publish_state(slug)
+        if written is not None:
+            self._effects.carry_out(rest, written)
 
     def _order_for(self, command: messages.Command) -> household.Order:
         return order_for(
