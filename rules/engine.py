@@ -136,8 +136,8 @@ def evaluate(
     if signal is not None:
         state = _signal(state, signal, now, out)
     match event:
-        case ReadingReceived(reading):
-            state = _reading(state, reading, now, out)
+        case ReadingReceived(reading, count):
+            state = _reading(state, reading, now, out, count)
         case MachineStopped(paused):
             state = _signal(
                 state, session.Signal.PAUSE if paused else session.Signal.STOP, now, out
@@ -215,7 +215,9 @@ def _red_flag(
 # -- runs ----------------------------------------------------------------------------------
 
 
-def _reading(state: EngineState, reading: Reading, now: datetime, out: list[Action]) -> EngineState:
+def _reading(
+    state: EngineState, reading: Reading, now: datetime, out: list[Action], count: int
+) -> EngineState:
     # The common reading (a run goes on, nothing to say) changes several parts of the state:
     # they are carried as locals and put in with one copy of the state at the end.
     offer, prompt = warmup.on_reading(
@@ -232,7 +234,7 @@ def _reading(state: EngineState, reading: Reading, now: datetime, out: list[Acti
             before = state.session
             state = _changed(replace(state, warmup=offer, session=moved), before, change, now, out)
             offer, moved = state.warmup, state.session
-    recorded = session.record(moved, reading, now, state.config)
+    recorded = session.record(moved, reading, now, state.config, count)
     run = recorded.run
     if run is None:
         return replace(state, warmup=offer, session=recorded)

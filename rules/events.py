@@ -34,9 +34,20 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class ReadingReceived:
-    """A treadmill/strap sample arrived."""
+    """A treadmill/strap sample arrived.
+
+    `count` is how many readings it stands for: the daemon need not send the rules every
+    repeat of an unchanged reading (`rules/repeats.py`); the latest of a run of repeats comes
+    with the number of readings it closes, so per-reading statistics (the heart-rate average)
+    come out as if each had been sent.
+    """
 
     reading: Reading
+    count: int = 1
+
+    def __post_init__(self) -> None:
+        if self.count < 1:
+            raise RulesInputError(f"a reading stands for at least one, got count {self.count}")
 
 
 @dataclass(frozen=True, slots=True)

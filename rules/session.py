@@ -228,8 +228,14 @@ def advance(
     return replace(session, phase=target, since=None, last_moving_at=last_moving), Change.NONE
 
 
-def record(session: Session, reading: Reading, now: datetime, config: RulesConfig) -> Session:
-    """Fold a reading into the run's statistics (only while a run is on)."""
+def record(
+    session: Session, reading: Reading, now: datetime, config: RulesConfig, count: int = 1
+) -> Session:
+    """Fold a reading into the run's statistics (only while a run is on).
+
+    `count`: how many equal readings it stands for (`events.ReadingReceived`); they differ
+    from one another only in the odometer, so only the per-reading heart-rate sums need it.
+    """
     run = session.run
     if run is None:
         return session
@@ -251,8 +257,8 @@ def record(session: Session, reading: Reading, now: datetime, config: RulesConfi
         distance_m=distance,
         moving_s=moving_s,
         in_window_s=in_window_s,
-        hr_sum=stats.hr_sum + (hr or 0),
-        hr_count=stats.hr_count + (hr is not None),
+        hr_sum=stats.hr_sum + (hr or 0) * count,
+        hr_count=stats.hr_count + (count if hr is not None else 0),
         hr_max=stats.hr_max if hr is None else max(hr, stats.hr_max or hr),
         last_speed_kmh=_or(reading.speed_kmh, stats.last_speed_kmh),
         last_incline_pct=_or(reading.incline_pct, last_incline),
