@@ -29,7 +29,7 @@ from treadwell.daemon.channel import TreadmillChannel
 from treadwell.daemon.clock import Clock
 from treadwell.daemon.devices import build_links, discovery_messages
 from treadwell.daemon.diagnostics import Diagnostics
-from treadwell.daemon.dispatch import Dispatch
+from treadwell.daemon.dispatch import Dispatch, Rest
 from treadwell.daemon.effects import KEY_SEPARATOR, Effects
 from treadwell.daemon.ha_totals import TotalsPublisher
 from treadwell.daemon.household import household_json, load_household
@@ -38,16 +38,19 @@ from treadwell.daemon.inputs import LinkInputs
 from treadwell.daemon.mqtt import BridgeSettings, MqttBridge
 from treadwell.daemon.orders import order_for
 from treadwell.daemon.outbox import Outbox
+from treadwell.daemon.repeats import Repeats
 from treadwell.daemon.samples import SampleRecorder
 from treadwell.daemon.scheduler import PromptScheduler
 from treadwell.daemon.store import StateStoreError, Store
 from treadwell.drivers.events import LinkConnected, LinkEvent, TreadmillReading
 from treadwell.rules import household
 from treadwell.rules.actions import PublishPrompt, RunEnded, RunStarted
-from treadwell.rules.events import TimerFired
+from treadwell.rules.events import ReadingReceived, TimerFired
+from treadwell.rules.repeats import hold_window
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from datetime import datetime
 
     from treadwell.daemon.config import Settings
     from treadwell.daemon.store import Commit
@@ -77,6 +80,9 @@ class _Tick:
 
 
 _Input = LinkEvent | messages.Command | _Due | _Tick | InclineDone
+# One decision of an input: an order and when it is decided, or a command whose order is
+# made when its turn comes.
+_Step = tuple[household.Order, "datetime"] | messages.Command
 
 
 class Daemon:
@@ -126,6 +132,8 @@ class Daemon:
             on_ha_online=self._publish_all_state,
             discovery=lambda: discovery_messages(settings, self._channels, runners),
         )
+        self._now = self._clock.now
+        self._repeats = Repeats()
         self._inputs_in_order: Dispatch[_Input] = Dispatch(
             self._decide,
             at_once=TreadmillReading,
@@ -271,18 +279,29 @@ class Daemon:
                 since_save = 0.0
                 self._save()
 
-    def _decide(self, item: _Input) -> Callable[[], None] | None:
+    def _decide(self, item: _Input) -> Rest | None:
         """Decide `item` and carry it out; what is left once the broker has the prompts, if any.
 
         Prompts a decision publishes go out before anything else of it (see `_evaluate`):
-        what is returned is to be called after `MqttBridge.prompts_handed_over`.
+        what is returned is to be called after `MqttBridge.prompts_handed_over`. Readings the
+        rules need not see one by one are held back (`daemon/repeats.py`); whatever else
+        reaches the rules is decided after the held ones.
         """
         republish: str | None = None
+        todo: list[_Step]
         match item:
+            case TreadmillReading():
+                order, republish = self._inputs.order_for(item)
+                if not isinstance(order, household.TreadmillEvent) or not isinstance(
+                    order.event, ReadingReceived
+                ):  # pragma: no cover - a reading's order is always its treadmill's reading
+                    raise TypeError(f"not a reading's order: {order!r}")
+                todo = list(self._repeats.on_reading(order, order.event.reading, self._now()))
             case _Tick():
-                order: household.Order | None = TimerFired("tick")
+                todo = [*self._repeats.flush(), (TimerFired("tick"), self._now())]
             case _Due(key):
-                order = TimerFired(key.partition(KEY_SEPARATOR)[2])
+                due = TimerFired(key.partition(KEY_SEPARATOR)[2])
+                todo = [*self._repeats.flush(), (due, self._now())]
             case InclineDone():
                 self._incline_done(item)
                 return None
@@ -292,19 +311,31 @@ class Daemon:
                 | messages.InclineSetCommand()
                 | messages.RunnerSelectCommand()
             ):
-                order = self._order_for(item)
+                # Its order reads the household: made once the held readings are decided.
+                todo = [*self._repeats.flush(), item]
             case _:
                 order, republish = self._inputs.order_for(item)
-        rest = None if order is None else self._evaluate(order)
-        if rest is None:
-            self._after_input(item, republish)
-            return None
+                todo = [] if order is None else [*self._repeats.flush(), (order, self._now())]
+        return self._work_through(todo, item, republish)
 
-        def then() -> None:
-            rest()
-            self._after_input(item, republish)
+    def _work_through(self, todo: list[_Step], item: _Input, republish: str | None) -> Rest | None:
+        """Decide each step in turn; once one must wait for the broker, the rest is its rest."""
+        for index, step in enumerate(todo):
+            if isinstance(step, tuple):
+                order, at = step
+            else:
+                order, at = self._order_for(step), self._now()
+            rest = self._evaluate(order, at)
+            if rest is not None:
+                return functools.partial(self._then, rest, todo[index + 1 :], item, republish)
+        self._after_input(item, republish)
+        return None
 
-        return then
+    def _then(
+        self, rest: Callable[[], None], todo: list[_Step], item: _Input, republish: str | None
+    ) -> Rest | None:
+        rest()
+        return self._work_through(todo, item, republish)
 
     def _after_input(self, item: _Input, republish: str | None) -> None:
         if (
@@ -318,12 +349,18 @@ class Daemon:
         # Bookkeeping (the per-second samples) after the state is on its way.
         self._inputs.record(item, self._samples)
 
-    def _evaluate(self, order: household.Order) -> Callable[[], None] | None:
-        """Decide `order`; what is left to do once the broker has the prompts, if anything."""
+    def _evaluate(self, order: household.Order, now: datetime) -> Callable[[], None] | None:
+        """Decide `order` at `now`; what is left to do once the broker has the prompts, if any."""
         before = self.house
-        self.house, routed = household.evaluate(self.house, order, self._clock.now())
+        self.house, routed = household.evaluate(self.house, order, now)
         if self.house is not before:
             self._dirty = True
+        if isinstance(order, household.TreadmillEvent) and isinstance(order.event, ReadingReceived):
+            slug, reading = order.treadmill, order.event.reading
+            window = hold_window(self.house.slot(slug).engine, reading)
+            self._repeats.decided(slug, reading, now, window)
+        else:
+            self._repeats.other_decided()
         changed = [
             r.treadmill
             for r in routed
@@ -367,7 +404,7 @@ class Daemon:
         return order_for(
             command,
             self.house,
-            self._clock.now(),
+            self._now(),
             store=self._store,
             bridge=self._bridge,
             base=self._base,

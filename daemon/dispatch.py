@@ -11,9 +11,11 @@ loop and decide it the same way; deciding it at once saves that turn, the queue'
 future and a task step. Anything else goes through the queue.
 
 A decision whose prompts must reach the broker before the rest of it is carried out
-(`decide` returns that rest) waits for `Sender.prompts_handed_over`. An input decided at once
-cannot wait inside a callback, so its rest goes to the queue as the next input, and the task
-waits for the broker and carries it out there.
+(`decide` returns that rest) waits for `Sender.prompts_handed_over`. A rest may return a rest
+of its own (one input can mean several decisions: held readings first, `daemon/repeats.py`),
+which waits for the broker in turn. An input decided at once cannot wait inside a callback,
+so its rest goes to the queue as the next input, and the task waits for the broker and
+carries it out there.
 
 An input that fails is logged with its traceback and the next one is taken: one bad input
 never stops the daemon.
@@ -24,16 +26,19 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Generic, Protocol, TypeAlias, TypeVar
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-__all__ = ["Dispatch", "Sender"]
+__all__ = ["Dispatch", "Rest", "Sender"]
 
 _LOGGER = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
+
+Rest: TypeAlias = "Callable[[], Rest | None]"
+"""What is left of a decision once the broker has its prompts; it may leave a rest in turn."""
 
 
 class Sender(Protocol):
@@ -53,7 +58,7 @@ class Sender(Protocol):
 class _Later:
     """The rest of an input decided at once, due once the broker has taken its prompts."""
 
-    then: Callable[[], None]
+    then: Rest
     item: object
 
 
@@ -70,7 +75,7 @@ class Dispatch(Generic[_T]):
 
     def __init__(
         self,
-        decide: Callable[[_T], Callable[[], None] | None],
+        decide: Callable[[_T], Rest | None],
         *,
         at_once: type,
         sender: Sender,
@@ -122,16 +127,17 @@ class Dispatch(Generic[_T]):
                 item = await queue.get()
                 self._waits = False
                 if isinstance(item, _Later):
-                    rest: Callable[[], None] | None = item.then
+                    rest: Rest | None = item.then
                     about: object = item.item
                 else:
                     rest, about = self._decided(item), item
-                if rest is not None:
+                while rest is not None:
                     await self._sender.prompts_handed_over(self._handover_s)
                     try:
-                        rest()
+                        rest = rest()
                     except Exception:
                         _LOGGER.exception("daemon: failed to finish handling %r", about)
+                        rest = None
                 if not queue.empty() and self._sender.sender_woken:
                     # A burst (every deck notifying at once) that left the sender work (a
                     # prompt, a state waiting for its slot): let it publish before the next
@@ -142,7 +148,7 @@ class Dispatch(Generic[_T]):
         finally:
             self._waits = False  # stopped: nothing is decided any more
 
-    def _decided(self, item: _T) -> Callable[[], None] | None:
+    def _decided(self, item: _T) -> Rest | None:
         try:
             return self._decide(item)
         except Exception:

@@ -394,3 +394,69 @@ async def test_a_reading_that_cannot_be_decided_is_reported_and_the_next_one_is_
     late = _deck_reading(9.5)
     daemon._take(late)
     assert daemon.channels["treadmill"].latest is good.data
+
+
+def _steady(total_m: int, heart_rate_bpm: int = 150) -> TreadmillReading:
+    data = TreadmillData(speed_kmh=9.0, total_distance_m=total_m, heart_rate_bpm=heart_rate_bpm)
+    return TreadmillReading("treadmill", data)
+
+
+async def _decided_everything(daemon: Daemon) -> None:
+    """Until the held readings went to the rules with what came after them."""
+    await _until_quiet(daemon)
+    assert daemon._repeats.held == 0
+
+
+async def test_repeated_readings_reach_the_rules_folded_before_a_tick_or_a_command(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    # The rules' clock at real speed (the repeat window is a second of it), no treadmill
+    # connected: the readings are the test's own, handed in as its link would.
+    settings = settings_for(mosquitto, tmp_path, run_start_s=1.0, stop_timeout_s=60.0)
+    async with VirtualWorld(speedup=1.0) as world:
+        daemon = Daemon(settings, backend=world.backend, clock=Clock(1.0))
+        stop = asyncio.Event()
+        task = asyncio.create_task(daemon.run(stop))
+        try:
+            await _until_quiet(daemon)
+            daemon._take(_steady(0))
+            await asyncio.sleep(1.1)  # the belt kept moving for run_start_s: a run starts
+            daemon._take(_steady(3))
+            await _until_quiet(daemon)
+
+            def run_stats() -> tuple[int, int, float]:
+                run = daemon.house.slot("treadmill").engine.session.run
+                assert run is not None
+                return run.stats.hr_sum, run.stats.hr_count, run.stats.distance_m
+
+            assert run_stats() == (150, 1, 0.0)
+            # Back to back (well within a second): each repeats the last decided one. (The
+            # daemon's own tick may come in between at any moment: it only flushes sooner.)
+            for total in range(4, 12):
+                daemon._take(_steady(total))
+            await _until_quiet(daemon)
+            assert daemon._repeats.spared > 0
+            daemon._put(_Tick())
+            await _decided_everything(daemon)
+            # As if each had been decided: eight heart rates, the odometer's 8 m.
+            assert run_stats() == (150 * 9, 9, 8.0)
+
+            for total in range(12, 15):
+                daemon._take(_steady(total))
+            await publish(mosquitto, "tw/flags/set", b'{"back_pain": "red"}')
+            async with asyncio.timeout(30):
+                while daemon.house.runner("default").flags.back_pain.value != "red":
+                    await asyncio.sleep(0.01)
+            await _decided_everything(daemon)
+            assert run_stats() == (150 * 12, 12, 11.0)
+
+            # A reading that differs goes to the rules after the held one, on its own.
+            for total in range(15, 17):
+                daemon._take(_steady(total))
+            daemon._take(_steady(17, heart_rate_bpm=151))
+            await _decided_everything(daemon)
+            assert run_stats() == (150 * 14 + 151, 15, 14.0)
+        finally:
+            stop.set()
+            async with asyncio.timeout(15):
+                await task
