@@ -4,7 +4,9 @@ Theory: every input (a link event, an MQTT command, a scheduled prompt coming du
 incline procedure's outcome) goes into one ordered stream (`daemon/dispatch.py`: a queue and
 one task; a reading with nothing before it is decided at once, in its notification's
 callback) and is decided, one at a time, by `_decide`, the only code that touches the
-household's state: the rules see a single, ordered stream, exactly as their tests do.
+household's state: the rules see a single, ordered stream, exactly as their tests do. On a
+steady run most readings repeat the last; `daemon/repeats.py` holds such a repeat back for
+under a second and hands the latest to the rules, closing the others, before anything else.
 Deciding an input means: turn it into an order (`daemon/inputs.py` for link events,
 `_order_for` for commands), call the household's pure `evaluate`, and carry out what comes
 back (`daemon/effects.py`): prompts first, then one transaction for records, state and
@@ -357,8 +359,8 @@ class Daemon:
             self._dirty = True
         if isinstance(order, household.TreadmillEvent) and isinstance(order.event, ReadingReceived):
             slug, reading = order.treadmill, order.event.reading
-            window = hold_window(self.house.slot(slug).engine, reading)
-            self._repeats.decided(slug, reading, now, window)
+            hold = hold_window(self.house.slot(slug).engine, reading, now)
+            self._repeats.decided(slug, reading, now, hold)
         else:
             self._repeats.other_decided()
         changed = [

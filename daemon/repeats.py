@@ -4,12 +4,15 @@ For each treadmill this remembers the last reading the rules decided and, while 
 under way, holds back readings that repeat it for less than a window after it. What comes
 back from `on_reading` and `flush` is what the rules must decide now, in that order, each
 with the time it is to be decided at (a held reading: the time it came); the daemon calls
-`decided` after each reading it decides, with the window the rules give for its repeats.
+`decided` after each reading it decides, with the hold the rules give for its repeats, and
+`other_decided` after anything else.
 
 A held reading is sent, standing for itself and every reading it replaced:
 
 * before a reading of its treadmill that does not repeat it, or that came a window after it;
-* as the next reading one window after the last one decided, when that repeats it too;
+* as the next reading one window after the last one decided, when that repeats it too, or
+  as the next reading that differs from it in heart rate alone, when the rules allow that
+  (`rules.repeats.Hold.heart_rate_may_change`);
 * before any other input that reaches the rules (`flush`): a command, a tick, a status;
   after which (`other_decided`) the next reading of every treadmill is decided.
 
@@ -21,30 +24,31 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from treadwell.rules.events import ReadingReceived
+from treadwell.rules.events import Earlier, ReadingReceived
 from treadwell.rules.household import TreadmillEvent
 from treadwell.rules.repeats import repeats
 
 if TYPE_CHECKING:
-    from datetime import datetime, timedelta
+    from datetime import datetime
 
     from treadwell.rules.model import Reading
+    from treadwell.rules.repeats import Hold
 
 __all__ = ["Repeats"]
 
 
 @dataclass(slots=True)
 class _Decided:
-    """The last reading the rules decided for a treadmill, and how long its repeats may wait."""
+    """The last reading the rules decided for a treadmill, and how its repeats may wait."""
 
     reading: Reading
     at: datetime
-    window: timedelta | None
+    hold: Hold | None
 
 
 @dataclass(slots=True)
 class _Held:
-    """The latest repeat held back, and how many readings it stands for."""
+    """The latest repeat held back, and how many readings it stands for (itself included)."""
 
     order: TreadmillEvent
     reading: Reading
@@ -75,27 +79,32 @@ class Repeats:
         """
         slug = order.treadmill
         last = self._decided.get(slug)
-        window = None if last is None else last.window
-        if last is None or window is None or not repeats(last.reading, reading):
+        hold = None if last is None else last.hold
+        if last is None or hold is None:
             return [*self._take(slug), (order, now)]
         held = self._held.get(slug)
-        if now - last.at < window:
-            count = 1 if held is None else held.count + 1
-            self._held[slug] = _Held(order, reading, now, count)
-            self.spared += held is not None
-            return []
+        window = hold.window
+        if repeats(last.reading, reading):
+            if now - last.at < window:
+                self._held[slug] = _Held(order, reading, now, 1 if held is None else held.count + 1)
+                self.spared += held is not None
+                return []
+        elif not hold.heart_rate_may_change or not repeats(
+            last.reading, reading, but_heart_rate=True
+        ):
+            return [*self._take(slug), (order, now)]
         if held is not None and now - held.at < window:
-            # A window after the last one decided, and the repeats in between as close
-            # together as ever: this reading closes them and is decided for all of them.
+            # The held repeats as close together as ever: this reading closes them (a window
+            # after the last one decided, or with a new heart rate) and is decided for all.
             del self._held[slug]
             self.spared += 1
-            folded = TreadmillEvent(slug, ReadingReceived(reading, held.count + 1))
-            return [(folded, now)]
+            earlier = Earlier(held.count, last.reading.heart_rate_bpm)
+            return [(TreadmillEvent(slug, ReadingReceived(reading, earlier)), now)]
         return [*self._take(slug), (order, now)]
 
-    def decided(self, slug: str, reading: Reading, at: datetime, window: timedelta | None) -> None:
-        """The rules decided `reading` of `slug` at `at`; its repeats may wait `window`."""
-        self._decided[slug] = _Decided(reading, at, window)
+    def decided(self, slug: str, reading: Reading, at: datetime, hold: Hold | None) -> None:
+        """The rules decided `reading` of `slug` at `at`; its repeats may wait as `hold` says."""
+        self._decided[slug] = _Decided(reading, at, hold)
 
     def flush(self) -> list[tuple[TreadmillEvent, datetime]]:
         """Every held reading, oldest first: another input is about to reach the rules."""
@@ -109,7 +118,7 @@ class Repeats:
         """The rules decided something other than a reading (after `flush`).
 
         It may have changed what a treadmill's engine is doing (a pause, a run's end), which
-        the windows were given for: the next reading of every treadmill is decided.
+        the holds were given for: the next reading of every treadmill is decided.
         """
         self._decided.clear()
 
@@ -119,6 +128,8 @@ class Repeats:
 
 
 def _order(held: _Held) -> TreadmillEvent:
+    """A held reading's order, closing the readings it replaced (all with its heart rate)."""
     if held.count == 1:
         return held.order
-    return TreadmillEvent(held.order.treadmill, ReadingReceived(held.reading, held.count))
+    earlier = Earlier(held.count - 1, held.reading.heart_rate_bpm)
+    return TreadmillEvent(held.order.treadmill, ReadingReceived(held.reading, earlier))

@@ -31,6 +31,7 @@ from treadwell.rules.actions import (
 from treadwell.rules.checkins import CheckinEntry
 from treadwell.rules.events import (
     CheckinReceived,
+    Earlier,
     Event,
     FlagSet,
     MachineStarted,
@@ -136,8 +137,8 @@ def evaluate(
     if signal is not None:
         state = _signal(state, signal, now, out)
     match event:
-        case ReadingReceived(reading, count):
-            state = _reading(state, reading, now, out, count)
+        case ReadingReceived(reading, earlier):
+            state = _reading(state, reading, now, out, earlier)
         case MachineStopped(paused):
             state = _signal(
                 state, session.Signal.PAUSE if paused else session.Signal.STOP, now, out
@@ -216,7 +217,11 @@ def _red_flag(
 
 
 def _reading(
-    state: EngineState, reading: Reading, now: datetime, out: list[Action], count: int
+    state: EngineState,
+    reading: Reading,
+    now: datetime,
+    out: list[Action],
+    earlier: Earlier | None,
 ) -> EngineState:
     # The common reading (a run goes on, nothing to say) changes several parts of the state:
     # they are carried as locals and put in with one copy of the state at the end.
@@ -234,7 +239,7 @@ def _reading(
             before = state.session
             state = _changed(replace(state, warmup=offer, session=moved), before, change, now, out)
             offer, moved = state.warmup, state.session
-    recorded = session.record(moved, reading, now, state.config, count)
+    recorded = session.record(moved, reading, now, state.config, earlier)
     run = recorded.run
     if run is None:
         return replace(state, warmup=offer, session=recorded)

@@ -21,6 +21,7 @@ from treadwell.rules.model import (
 
 __all__ = [
     "CheckinReceived",
+    "Earlier",
     "Event",
     "FlagSet",
     "MachineStarted",
@@ -36,18 +37,31 @@ __all__ = [
 class ReadingReceived:
     """A treadmill/strap sample arrived.
 
-    `count` is how many readings it stands for: the daemon need not send the rules every
-    repeat of an unchanged reading (`rules/repeats.py`); the latest of a run of repeats comes
-    with the number of readings it closes, so per-reading statistics (the heart-rate average)
-    come out as if each had been sent.
+    `earlier`: readings before it that it closes. The daemon need not send the rules every
+    repeat of an unchanged reading (`rules/repeats.py`); the reading that closes a run of
+    repeats comes with them, so per-reading statistics (the heart-rate average) come out as
+    if each had been sent.
     """
 
     reading: Reading
-    count: int = 1
+    earlier: Earlier | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Earlier:
+    """Readings a `ReadingReceived` closes: equal to it but for the odometer and heart rate.
+
+    Attributes:
+        count: How many (at least one).
+        heart_rate_bpm: The heart rate they had (all the same), or None.
+    """
+
+    count: int
+    heart_rate_bpm: int | None
 
     def __post_init__(self) -> None:
         if self.count < 1:
-            raise RulesInputError(f"a reading stands for at least one, got count {self.count}")
+            raise RulesInputError(f"earlier readings are at least one, got {self.count}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,6 +36,7 @@ from treadwell.rules.actions import RunSummary
 if TYPE_CHECKING:
     from dataclasses import replace  # checked as the standard one
 
+    from treadwell.rules.events import Earlier
     from treadwell.rules.model import Reading, RulesConfig
 else:
     from treadwell.rules.evolve import replace  # the same results, faster
@@ -229,12 +230,16 @@ def advance(
 
 
 def record(
-    session: Session, reading: Reading, now: datetime, config: RulesConfig, count: int = 1
+    session: Session,
+    reading: Reading,
+    now: datetime,
+    config: RulesConfig,
+    earlier: Earlier | None = None,
 ) -> Session:
     """Fold a reading into the run's statistics (only while a run is on).
 
-    `count`: how many equal readings it stands for (`events.ReadingReceived`); they differ
-    from one another only in the odometer, so only the per-reading heart-rate sums need it.
+    `earlier`: readings before it that it closes (`events.ReadingReceived`). They differ from
+    it only in the odometer and heart rate, so only the per-reading heart-rate sums need them.
     """
     run = session.run
     if run is None:
@@ -252,14 +257,15 @@ def record(
     moving_s = stats.moving_s + (dt if moving else 0.0)
     in_window_s = stats.in_window_s + (dt if moving and in_window else 0.0)
     hr = reading.heart_rate_bpm
+    hr_sum, hr_count, hr_max = _heart_rates(stats, hr, earlier)
     stopped_s, still_since = _stillness(stats, reading.speed_kmh, now, config)
     stats = RunStats(
         distance_m=distance,
         moving_s=moving_s,
         in_window_s=in_window_s,
-        hr_sum=stats.hr_sum + (hr or 0) * count,
-        hr_count=stats.hr_count + (count if hr is not None else 0),
-        hr_max=stats.hr_max if hr is None else max(hr, stats.hr_max or hr),
+        hr_sum=hr_sum,
+        hr_count=hr_count,
+        hr_max=hr_max,
         last_speed_kmh=_or(reading.speed_kmh, stats.last_speed_kmh),
         last_incline_pct=_or(reading.incline_pct, last_incline),
         last_total_distance_m=_or(reading.total_distance_m, stats.last_total_distance_m),
@@ -267,6 +273,19 @@ def record(
         still_since=still_since,
     )
     return replace(session, run=replace(run, stats=stats, last_reading_at=now))
+
+
+def _heart_rates(
+    stats: RunStats, hr: int | None, earlier: Earlier | None
+) -> tuple[int, int, int | None]:
+    """The heart-rate sum, count and maximum with this reading and those it closes."""
+    total, count, most = stats.hr_sum, stats.hr_count, stats.hr_max
+    if hr is not None:
+        total, count, most = total + hr, count + 1, max(hr, most or hr)
+    if earlier is not None and (before := earlier.heart_rate_bpm) is not None:
+        n = earlier.count
+        total, count, most = total + before * n, count + n, max(before, most or before)
+    return total, count, most
 
 
 def _stillness(

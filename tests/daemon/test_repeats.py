@@ -18,6 +18,7 @@ from tests.rules.runs import MILL, T0, at
 from treadwell.daemon.repeats import Repeats
 from treadwell.rules.actions import PublishPrompt, RunEnded, RunStarted, SetIncline
 from treadwell.rules.events import (
+    Earlier,
     MachineStopped,
     ReadingReceived,
     TimerFired,
@@ -36,7 +37,7 @@ from treadwell.rules.household import (
     initial_household,
 )
 from treadwell.rules.model import BackPain, Reading, RulesConfig
-from treadwell.rules.repeats import hold_window
+from treadwell.rules.repeats import Hold, hold_window
 
 RULES = RulesConfig(
     run_start_s=2.0,
@@ -90,8 +91,8 @@ def folded(stream: list[tuple[datetime, Order]]) -> Fed:
             fed.send(order, now)
             if isinstance(order, TreadmillEvent) and isinstance(order.event, ReadingReceived):
                 slug, reading = order.treadmill, order.event.reading
-                window = hold_window(fed.state.slot(slug).engine, reading)
-                held.decided(slug, reading, now, window)
+                hold = hold_window(fed.state.slot(slug).engine, reading, now)
+                held.decided(slug, reading, now, hold)
             else:
                 held.other_decided()
 
@@ -173,12 +174,16 @@ def test_a_steady_run_is_decided_from_about_one_reading_a_second_with_the_same_o
     assert fold.readings <= 130  # one a second, and the few around the run's start
 
 
+SECOND = Hold(timedelta(seconds=1), heart_rate_may_change=False)
+SECOND_ANY_HR = Hold(timedelta(seconds=1), heart_rate_may_change=True)
+
+
 def test_a_reading_that_differs_is_decided_after_the_one_held_before_it() -> None:
     held = Repeats()
     same = Reading(10.0, 2.0, 100.0, 150)
     first = TreadmillEvent("garage", ReadingReceived(same))
     assert held.on_reading(first, same, at(0)) == [(first, at(0))]
-    held.decided("garage", same, at(0), timedelta(seconds=1))
+    held.decided("garage", same, at(0), SECOND)
     later = [Reading(10.0, 2.0, 100.0 + i, 150) for i in (1, 2)]
     orders = [TreadmillEvent("garage", ReadingReceived(r)) for r in later]
     assert held.on_reading(orders[0], later[0], at(0.25)) == []
@@ -189,7 +194,7 @@ def test_a_reading_that_differs_is_decided_after_the_one_held_before_it() -> Non
     todo = held.on_reading(change, faster, at(0.75))
     # The latest repeat, standing for both, then the change.
     assert todo == [
-        (TreadmillEvent("garage", ReadingReceived(later[1], 2)), at(0.5)),
+        (TreadmillEvent("garage", ReadingReceived(later[1], Earlier(1, 150))), at(0.5)),
         (change, at(0.75)),
     ]
     assert held.held == 0
@@ -199,11 +204,47 @@ def test_a_repeat_a_window_after_the_last_decided_closes_the_held_ones() -> None
     held = Repeats()
     same = Reading(10.0, 2.0, None, 150)
     order = TreadmillEvent("garage", ReadingReceived(same))
-    held.decided("garage", same, at(0), timedelta(seconds=1))
+    held.decided("garage", same, at(0), SECOND)
     for t in (0.25, 0.5, 0.75):
         assert held.on_reading(order, same, at(t)) == []
     assert held.on_reading(order, same, at(1.0)) == [
-        (TreadmillEvent("garage", ReadingReceived(same, 4)), at(1.0))
+        (TreadmillEvent("garage", ReadingReceived(same, Earlier(3, 150))), at(1.0))
+    ]
+
+
+def test_a_new_heart_rate_closes_the_held_repeats_when_the_rules_allow_it() -> None:
+    same, faster_heart = Reading(10.0, 2.0, None, 150), Reading(10.0, 2.0, None, 152)
+    order = TreadmillEvent("garage", ReadingReceived(same))
+    new = TreadmillEvent("garage", ReadingReceived(faster_heart))
+    for hold, expected in (
+        (
+            SECOND_ANY_HR,
+            [(TreadmillEvent("garage", ReadingReceived(faster_heart, Earlier(2, 150))), at(0.6))],
+        ),
+        (
+            SECOND,
+            [
+                (TreadmillEvent("garage", ReadingReceived(same, Earlier(1, 150))), at(0.4)),
+                (new, at(0.6)),
+            ],
+        ),
+    ):
+        held = Repeats()
+        held.decided("garage", same, at(0), hold)
+        assert held.on_reading(order, same, at(0.2)) == []
+        assert held.on_reading(order, same, at(0.4)) == []
+        assert held.on_reading(new, faster_heart, at(0.6)) == expected
+        assert held.held == 0
+    # Nothing held: the new heart rate is simply decided.
+    held = Repeats()
+    held.decided("garage", same, at(0), SECOND_ANY_HR)
+    assert held.on_reading(new, faster_heart, at(0.6)) == [(new, at(0.6))]
+    # A speed change is never folded in.
+    faster = TreadmillEvent("garage", ReadingReceived(Reading(11.0, 2.0, None, 150)))
+    assert held.on_reading(order, same, at(0.7)) == []
+    assert held.on_reading(faster, Reading(11.0, 2.0, None, 150), at(0.8)) == [
+        (order, at(0.7)),
+        (faster, at(0.8)),
     ]
 
 
@@ -211,7 +252,7 @@ def test_after_a_silence_of_a_window_the_held_repeat_goes_first_on_its_own() -> 
     held = Repeats()
     same = Reading(10.0, 2.0, None, 150)
     order = TreadmillEvent("garage", ReadingReceived(same))
-    held.decided("garage", same, at(0), timedelta(seconds=1))
+    held.decided("garage", same, at(0), SECOND)
     assert held.on_reading(order, same, at(0.5)) == []
     # 1.5 s later: the gap after the held one is as long as a window, so it is not folded.
     assert held.on_reading(order, same, at(2.0)) == [(order, at(0.5)), (order, at(2.0))]
@@ -229,7 +270,7 @@ def test_anything_else_comes_after_every_held_reading_oldest_first() -> None:
     held = Repeats()
     same = Reading(10.0, 2.0, None, 150)
     for deck in ("loft", "garage"):
-        held.decided(deck, same, at(0), timedelta(seconds=1))
+        held.decided(deck, same, at(0), SECOND)
     loft = TreadmillEvent("loft", ReadingReceived(same))
     garage = TreadmillEvent("garage", ReadingReceived(same))
     assert held.on_reading(garage, same, at(0.2)) == []
@@ -237,7 +278,7 @@ def test_anything_else_comes_after_every_held_reading_oldest_first() -> None:
     assert held.on_reading(garage, same, at(0.4)) == []
     assert held.flush() == [
         (loft, at(0.3)),
-        (TreadmillEvent("garage", ReadingReceived(same, 2)), at(0.4)),
+        (TreadmillEvent("garage", ReadingReceived(same, Earlier(1, 150))), at(0.4)),
     ]
     assert held.flush() == []
 
@@ -257,6 +298,7 @@ stretch = st.tuples(
     st.sampled_from([0.05, 0.25, 0.4, 0.7, 0.95, 1.2, 3.0]),  # seconds between them
     st.sampled_from([0.0, 0.0, 0.5, 6.0, 25.0]),  # silence after the stretch
     st.sampled_from([None, "tick", "stop", "pause", "ache", "red", "none"]),  # then
+    st.sampled_from([0, 0, 1, 2]),  # heart rate jitter: up by this, three readings in six
 )
 
 
@@ -266,18 +308,20 @@ def _stream(stretches: list[tuple[object, ...]]) -> list[tuple[datetime, Order]]
         (T0, TreadmillEvent("loft", TreadmillConnected(MILL))),
     ]
     t, odometer = 0.0, {"garage": 0.0, "loft": 0.0}
-    for deck, speed, incline, hr, cadence, step, odo, n, gap, silence, then in stretches:
+    for deck, speed, incline, hr, cadence, step, odo, n, gap, silence, then, jitter in stretches:
         assert isinstance(deck, str)
         assert isinstance(n, int)
         assert isinstance(gap, float)
         assert isinstance(silence, float)
         if odo == "reset":
             odometer[deck] = 0.0
-        for _ in range(n):
+        assert isinstance(jitter, int)
+        for i in range(n):
             t += gap
+            bpm = None if hr is None else hr + jitter * (i // 3 % 2)  # type: ignore[operator]
             odometer[deck] += 1.0 if speed else 0.0
             total = odometer[deck] if odo != "none" else None
-            reading = Reading(speed, incline, total, hr, None, cadence, step)  # type: ignore[arg-type]
+            reading = Reading(speed, incline, total, bpm, None, cadence, step)  # type: ignore[arg-type]
             stream.append((at(t), TreadmillEvent(deck, ReadingReceived(reading))))
         t += silence
         match then:
