@@ -74,6 +74,7 @@ __all__ = [
 ]
 
 _LOGGER = logging.getLogger(__name__)
+_SAME_INSTANT_S = 1e-6  # monotonic times closer than this are one instant
 
 PUBLISH_TIMEOUT_S = 10.0
 DRAIN_S = 2.0
@@ -141,6 +142,8 @@ class MqttBridge:
         self._awaiting_ack = 0
         self._idle: tuple[aiomqtt.Client, bool] | None = None
         """While the sender waits for work: its client, and whether a message awaits its ack."""
+        self._idle_until: float | None = None
+        """While the sender waits: when its timer fires (`time.monotonic`; inf: no timer)."""
 
     @property
     def connected(self) -> bool:
@@ -176,10 +179,30 @@ class MqttBridge:
         sent, is dropped: state is published on change only.
         """
         self._core.publish_state(device_slug, payload)
-        if not self._write_state_now() or self._core.state_waiting:
-            # The sender takes it, or another treadmill's state that waits for its slot: the
-            # sender's timer may have been set before that state came.
-            self._wake.set()
+        if self._write_state_now():
+            if self._core.state_waiting:
+                # Another treadmill's state waits for its slot and may be due as well.
+                self._wake.set()
+        elif not self._sender_sleeps_on(device_slug):
+            self._wake.set()  # the sender takes it
+
+    def _sender_sleeps_on(self, device_slug: str) -> bool:
+        """Whether the idle sender may sleep on: its timer fires by the time it has work.
+
+        That is when nothing but state can be due and this treadmill's state (if one waits:
+        an unchanged one was dropped) is not due before the sender's timer fires; woken, the
+        sender would only set the same timer again. At the default state rate most readings
+        find their treadmill's state waiting for its slot: a loop turn and a task step less
+        for each.
+        """
+        idle_until = self._idle_until
+        if self._idle is None or idle_until is None or self._stopping:
+            return False
+        if not self._core.only_state_due(time.monotonic()):
+            return False
+        due = self._core.state_due_at(device_slug)
+        # (The timer's end is the same slot computed as now + wait: allow for the rounding.)
+        return due is None or due >= idle_until - _SAME_INSTANT_S
 
     def _write_state_now(self) -> bool:
         """Write the state just queued in this turn, if the idle sender would do only that.
@@ -423,13 +446,16 @@ class MqttBridge:
                     inflight = (task, item)
                 else:
                     written_now = 0
+                    now = time.monotonic()
+                    wait = core.wake_in(now)
                     self._idle = (client, inflight is not None)
+                    self._idle_until = math.inf if wait is None else now + wait
                     try:
                         with contextlib.suppress(TimeoutError):
-                            async with asyncio.timeout(core.wake_in(time.monotonic())):
+                            async with asyncio.timeout(wait):
                                 await self._wake.wait()
                     finally:
-                        self._idle = None
+                        self._idle = self._idle_until = None
         finally:
             if inflight is not None:
                 inflight[0].cancel()

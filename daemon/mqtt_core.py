@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import math
 import random
 from collections import deque
 from dataclasses import dataclass
@@ -294,6 +295,13 @@ class BridgeCore:
                 self._state_last[str(item.key)] = item.payload
                 if self._state_pending.get(str(item.key)) == item.payload:
                     del self._state_pending[str(item.key)]
+
+    def state_due_at(self, device: str) -> float | None:
+        """When `device`'s waiting state may go out (None: none waits; -inf: at once)."""
+        if device not in self._state_pending:
+            return None
+        last = self._state_sent_at.get(topics.device_state(self.base, device))
+        return -math.inf if last is None else last + self._state_interval
 
     def wake_in(self, now: float) -> float | None:
         """Seconds until something not due yet becomes due (None: nothing scheduled)."""

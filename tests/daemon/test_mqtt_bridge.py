@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import os
 import re
 import signal
@@ -220,6 +221,42 @@ async def test_state_is_retained_and_coalesced_so_the_latest_wins(
         [retained] = await late.wait_on("tw/treadmill/state")
     assert retained.retain
     assert retained.json() == {"n": 199}
+
+
+@pytest.mark.mqtt
+async def test_a_state_waiting_for_its_slot_does_not_wake_a_sender_whose_timer_is_set(
+    mosquitto: Mosquitto, tmp_path: Path
+) -> None:
+    # A slot every 5 s: the test's steps, on a busy machine, take far less.
+    settings = bridge_settings(mosquitto, max_state_rate_hz=0.2)
+    async with (
+        subscriber(mosquitto, "tw/treadmill/state") as sub,
+        running_bridge(settings, tmp_path) as harness,
+    ):
+        bridge = harness.bridge
+
+        def woken() -> bool:
+            return bridge.sender_woken
+
+        await wait_until(lambda: bridge._idle is not None, "an idle sender")
+        bridge.publish_state("treadmill", b'{"n": 0}')  # written at once: its slot is free
+        assert not woken()
+        bridge.publish_state("treadmill", b'{"n": 1}')  # its slot is 5 s away
+        # The sender had no timer (nothing waited): it is woken to set one for that slot.
+        assert woken()
+        await wait_until(
+            lambda: bridge._idle is not None and bridge._idle_until != math.inf, "a timer"
+        )
+        bridge.publish_state("treadmill", b'{"n": 2}')
+        bridge.publish_state("treadmill", b'{"n": 2}')  # unchanged: dropped
+        # Due no earlier than the timer fires: nothing for the sender to do before it does.
+        assert not woken()
+        await sub.wait_for(lambda _: len(sub.on("tw/treadmill/state")) == 2, "the slot's state")
+        # An idle sender without a timer is woken as before.
+        await wait_until(lambda: bridge._idle_until == math.inf, "no timer")
+        bridge.publish_state("treadmill", b'{"n": 3}')
+        assert woken()
+    assert [m.json() for m in sub.on("tw/treadmill/state")][:2] == [{"n": 0}, {"n": 2}]
 
 
 async def wait_until(condition: Callable[[], bool], what: str) -> None:
