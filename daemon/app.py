@@ -321,13 +321,21 @@ class Daemon:
         return self._work_through(todo, item, republish)
 
     def _work_through(self, todo: list[_Step], item: _Input, republish: str | None) -> Rest | None:
-        """Decide each step in turn; once one must wait for the broker, the rest is its rest."""
+        """Decide each step in turn; once one must wait for the broker, the rest is its rest.
+
+        A step that fails is logged and the next one is taken: a held reading that cannot
+        be decided must not cost the command or tick behind it.
+        """
         for index, step in enumerate(todo):
-            if isinstance(step, tuple):
-                order, at = step
-            else:
-                order, at = self._order_for(step), self._now()
-            rest = self._evaluate(order, at)
+            try:
+                if isinstance(step, tuple):
+                    order, at = step
+                else:
+                    order, at = self._order_for(step), self._now()
+                rest = self._evaluate(order, at)
+            except Exception:
+                _LOGGER.exception("daemon: failed to handle %r", step)
+                continue
             if rest is not None:
                 return functools.partial(self._then, rest, todo[index + 1 :], item, republish)
         self._after_input(item, republish)
@@ -336,7 +344,10 @@ class Daemon:
     def _then(
         self, rest: Callable[[], None], todo: list[_Step], item: _Input, republish: str | None
     ) -> Rest | None:
-        rest()
+        try:
+            rest()
+        except Exception:
+            _LOGGER.exception("daemon: failed to finish handling %r", item)
         return self._work_through(todo, item, republish)
 
     def _after_input(self, item: _Input, republish: str | None) -> None:

@@ -25,6 +25,8 @@ from treadwell.drivers.virtual.profile import RunProfile
 from treadwell.drivers.virtual.strap import StrapConfig
 from treadwell.drivers.virtual.treadmill import TreadmillConfig, VirtualTreadmill
 from treadwell.drivers.virtual.world import VirtualWorld
+from treadwell.rules import household
+from treadwell.rules.model import RulesInputError
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -456,6 +458,46 @@ async def test_repeated_readings_reach_the_rules_folded_before_a_tick_or_a_comma
             daemon._take(_steady(17, heart_rate_bpm=151))
             await _decided_everything(daemon)
             assert run_stats() == (150 * 14 + 151, 15, 14.0)
+        finally:
+            stop.set()
+            async with asyncio.timeout(15):
+                await task
+
+
+async def test_a_held_reading_that_cannot_be_decided_does_not_cost_the_command_behind_it(
+    mosquitto: Mosquitto, tmp_path: Path, caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    settings = settings_for(mosquitto, tmp_path, run_start_s=1.0, stop_timeout_s=60.0)
+    async with VirtualWorld(speedup=1.0) as world:
+        daemon = Daemon(settings, backend=world.backend, clock=Clock(1.0))
+        stop = asyncio.Event()
+        task = asyncio.create_task(daemon.run(stop))
+        try:
+            await _until_quiet(daemon)
+            daemon._take(_steady(0))
+            await asyncio.sleep(1.1)
+            daemon._take(_steady(3))
+            await _until_quiet(daemon)
+            assert daemon.house.slot("treadmill").engine.running
+            # From here the rules refuse the treadmill's readings (a fault injected into the
+            # household's evaluate: the daemon's handling of it is what is tested).
+            real = household.evaluate
+
+            def refusing(state: Any, order: Any, now: Any) -> Any:
+                if isinstance(order, household.TreadmillEvent):
+                    raise RulesInputError("refused for the test")
+                return real(state, order, now)
+
+            monkeypatch.setattr(household, "evaluate", refusing)
+            for total in range(4, 8):
+                daemon._take(_steady(total))
+            await publish(mosquitto, "tw/flags/set", b'{"back_pain": "red"}')
+            async with asyncio.timeout(30):
+                while daemon.house.runner("default").flags.back_pain.value != "red":
+                    await asyncio.sleep(0.01)
+            assert "daemon: failed to handle" in caplog.text
+            assert daemon._repeats.held == 0
         finally:
             stop.set()
             async with asyncio.timeout(15):
