@@ -292,13 +292,10 @@ class Daemon:
         republish: str | None = None
         todo: list[_Step]
         match item:
-            case TreadmillReading():
-                order, republish = self._inputs.order_for(item)
-                if not isinstance(order, household.TreadmillEvent) or not isinstance(
-                    order.event, ReadingReceived
-                ):  # pragma: no cover - a reading's order is always its treadmill's reading
-                    raise TypeError(f"not a reading's order: {order!r}")
-                todo = list(self._repeats.on_reading(order, order.event.reading, self._now()))
+            case TreadmillReading(device, _):
+                reading_order, reading = self._inputs.reading_order(item)
+                republish = device
+                todo = list(self._repeats.on_reading(reading_order, reading, self._now()))
             case _Tick():
                 todo = [*self._repeats.flush(), (TimerFired("tick"), self._now())]
             case _Due(key):

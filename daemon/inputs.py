@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
     from treadwell.daemon.channel import TreadmillChannel
     from treadwell.daemon.samples import SampleRecorder
+    from treadwell.rules.model import Reading
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -99,16 +100,22 @@ class LinkInputs:
             case _:
                 pass
 
+    def reading_order(self, event: TreadmillReading) -> tuple[TreadmillEvent, Reading]:
+        """A Treadmill Data record's order and the reading in it (re-publish its treadmill)."""
+        loop_now = asyncio.get_running_loop().time()
+        device, data = event.device, event.data
+        channel = self._channels[device]
+        channel.arbiter.on_treadmill(data.heart_rate_bpm, loop_now)
+        channel.latest = data
+        reading = channel.reading(data, loop_now, self._now())
+        return TreadmillEvent(device, rules_events.ReadingReceived(reading)), reading
+
     def order_for(self, event: LinkEvent) -> tuple[Order | None, str | None]:
         """The order for `event` (or None) and the treadmill whose state to re-publish."""
         loop_now = asyncio.get_running_loop().time()
         match event:
-            case TreadmillReading(device, data):
-                channel = self._channels[device]
-                channel.arbiter.on_treadmill(data.heart_rate_bpm, loop_now)
-                channel.latest = data
-                reading = channel.reading(data, loop_now, self._now())
-                return TreadmillEvent(device, rules_events.ReadingReceived(reading)), device
+            case TreadmillReading(device, _):
+                return self.reading_order(event)[0], device
             case HeartRateReading(device, measurement):
                 strap_channel = self._strap_channel(device)
                 if strap_channel is not None:
