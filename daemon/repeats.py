@@ -50,7 +50,7 @@ class _Decided:
 class _Held:
     """The latest repeat held back, and how many readings it stands for (itself included)."""
 
-    order: TreadmillEvent
+    treadmill: str
     reading: Reading
     at: datetime
     count: int
@@ -86,7 +86,7 @@ class Repeats:
         window = hold.window
         if repeats(last.reading, reading):
             if now - last.at < window:
-                self._held[slug] = _Held(order, reading, now, 1 if held is None else held.count + 1)
+                self._held[slug] = _Held(slug, reading, now, 1 if held is None else held.count + 1)
                 self.spared += held is not None
                 return []
         elif not hold.heart_rate_may_change or not repeats(
@@ -129,7 +129,6 @@ class Repeats:
 
 def _order(held: _Held) -> TreadmillEvent:
     """A held reading's order, closing the readings it replaced (all with its heart rate)."""
-    if held.count == 1:
-        return held.order
-    earlier = Earlier(held.count - 1, held.reading.heart_rate_bpm)
-    return TreadmillEvent(held.order.treadmill, ReadingReceived(held.reading, earlier))
+    count, reading = held.count, held.reading
+    earlier = Earlier(count - 1, reading.heart_rate_bpm) if count > 1 else None
+    return TreadmillEvent(held.treadmill, ReadingReceived(reading, earlier))
