@@ -298,8 +298,10 @@ class BridgeCore:
 
     def state_due_at(self, device: str) -> float | None:
         """When `device`'s waiting state may go out (None: none waits; -inf: at once)."""
-        if device not in self._state_pending:
-            return None
+        return self._state_due(device) if device in self._state_pending else None
+
+    def _state_due(self, device: str) -> float:
+        """When a state for `device` may go out: its slot after the last one (-inf: none sent)."""
         last = self._state_sent_at.get(topics.device_state(self.base, device))
         return -math.inf if last is None else last + self._state_interval
 
@@ -311,9 +313,9 @@ class BridgeCore:
         if (report_wait := self._reports.wake_in(now)) is not None:
             waits.append(report_wait)
         for device in self._state_pending:
-            last = self._state_sent_at.get(topics.device_state(self.base, device))
-            if last is not None:
-                waits.append(max(0.0, last + self._state_interval - now))
+            due = self._state_due(device)
+            if due > -math.inf:
+                waits.append(max(0.0, due - now))
         return min(waits, default=None)
 
     def _maybe_rediscover(self, now: float) -> None:
