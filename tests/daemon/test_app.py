@@ -93,8 +93,10 @@ async def virtual_devices(
 
 
 @contextlib.asynccontextmanager
-async def running(settings: Settings, world: VirtualWorld) -> AsyncIterator[Daemon]:
-    daemon = Daemon(settings, backend=world.backend, clock=Clock(SPEEDUP))
+async def running(
+    settings: Settings, world: VirtualWorld, speedup: float = SPEEDUP
+) -> AsyncIterator[Daemon]:
+    daemon = Daemon(settings, backend=world.backend, clock=Clock(speedup))
     stop = asyncio.Event()
     task = asyncio.create_task(daemon.run(stop))
     try:
@@ -409,96 +411,88 @@ async def _decided_everything(daemon: Daemon) -> None:
     assert daemon._repeats.held == 0
 
 
+@contextlib.asynccontextmanager
+async def _a_run_in_real_time(mosquitto: Mosquitto, tmp_path: Path) -> AsyncIterator[Daemon]:
+    """A daemon whose run was started by the test's own readings, handed in as a link would.
+
+    The rules' clock runs at real speed (the repeat window is a second of it); no treadmill
+    is connected.
+    """
+    settings = settings_for(mosquitto, tmp_path, run_start_s=1.0, stop_timeout_s=60.0)
+    async with (
+        VirtualWorld(speedup=1.0) as world,
+        running(settings, world, speedup=1.0) as daemon,
+    ):
+        await _until_quiet(daemon)
+        daemon._take(_steady(0))
+        await asyncio.sleep(1.1)  # the belt kept moving for run_start_s: a run starts
+        daemon._take(_steady(3))
+        await _until_quiet(daemon)
+        assert daemon.house.slot("treadmill").engine.running
+        yield daemon
+
+
+async def _raise_the_red_flag(mosquitto: Mosquitto, daemon: Daemon) -> None:
+    """Set the default runner's flag to red over MQTT; return once the rules have it."""
+    await publish(mosquitto, "tw/flags/set", b'{"back_pain": "red"}')
+    async with asyncio.timeout(30):
+        while daemon.house.runner("default").flags.back_pain.value != "red":
+            await asyncio.sleep(0.01)
+
+
 async def test_repeated_readings_reach_the_rules_folded_before_a_tick_or_a_command(
     mosquitto: Mosquitto, tmp_path: Path
 ) -> None:
-    # The rules' clock at real speed (the repeat window is a second of it), no treadmill
-    # connected: the readings are the test's own, handed in as its link would.
-    settings = settings_for(mosquitto, tmp_path, run_start_s=1.0, stop_timeout_s=60.0)
-    async with VirtualWorld(speedup=1.0) as world:
-        daemon = Daemon(settings, backend=world.backend, clock=Clock(1.0))
-        stop = asyncio.Event()
-        task = asyncio.create_task(daemon.run(stop))
-        try:
-            await _until_quiet(daemon)
-            daemon._take(_steady(0))
-            await asyncio.sleep(1.1)  # the belt kept moving for run_start_s: a run starts
-            daemon._take(_steady(3))
-            await _until_quiet(daemon)
+    async with _a_run_in_real_time(mosquitto, tmp_path) as daemon:
 
-            def run_stats() -> tuple[int, int, float]:
-                run = daemon.house.slot("treadmill").engine.session.run
-                assert run is not None
-                return run.stats.hr_sum, run.stats.hr_count, run.stats.distance_m
+        def run_stats() -> tuple[int, int, float]:
+            run = daemon.house.slot("treadmill").engine.session.run
+            assert run is not None
+            return run.stats.hr_sum, run.stats.hr_count, run.stats.distance_m
 
-            assert run_stats() == (150, 1, 0.0)
-            # Back to back (well within a second): each repeats the last decided one. (The
-            # daemon's own tick may come in between at any moment: it only flushes sooner.)
-            for total in range(4, 12):
-                daemon._take(_steady(total))
-            await _until_quiet(daemon)
-            assert daemon._repeats.spared > 0
-            daemon._put(_Tick())
-            await _decided_everything(daemon)
-            # As if each had been decided: eight heart rates, the odometer's 8 m.
-            assert run_stats() == (150 * 9, 9, 8.0)
+        assert run_stats() == (150, 1, 0.0)
+        # Back to back (well within a second): each repeats the last decided one. (The
+        # daemon's own tick may come in between at any moment: it only flushes sooner.)
+        for total in range(4, 12):
+            daemon._take(_steady(total))
+        await _until_quiet(daemon)
+        assert daemon._repeats.spared > 0
+        daemon._put(_Tick())
+        await _decided_everything(daemon)
+        # As if each had been decided: eight heart rates, the odometer's 8 m.
+        assert run_stats() == (150 * 9, 9, 8.0)
 
-            for total in range(12, 15):
-                daemon._take(_steady(total))
-            await publish(mosquitto, "tw/flags/set", b'{"back_pain": "red"}')
-            async with asyncio.timeout(30):
-                while daemon.house.runner("default").flags.back_pain.value != "red":
-                    await asyncio.sleep(0.01)
-            await _decided_everything(daemon)
-            assert run_stats() == (150 * 12, 12, 11.0)
+        for total in range(12, 15):
+            daemon._take(_steady(total))
+        await _raise_the_red_flag(mosquitto, daemon)
+        await _decided_everything(daemon)
+        assert run_stats() == (150 * 12, 12, 11.0)
 
-            # A reading that differs goes to the rules after the held one, on its own.
-            for total in range(15, 17):
-                daemon._take(_steady(total))
-            daemon._take(_steady(17, heart_rate_bpm=151))
-            await _decided_everything(daemon)
-            assert run_stats() == (150 * 14 + 151, 15, 14.0)
-        finally:
-            stop.set()
-            async with asyncio.timeout(15):
-                await task
+        # A reading that differs goes to the rules after the held one, on its own.
+        for total in range(15, 17):
+            daemon._take(_steady(total))
+        daemon._take(_steady(17, heart_rate_bpm=151))
+        await _decided_everything(daemon)
+        assert run_stats() == (150 * 14 + 151, 15, 14.0)
 
 
 async def test_a_held_reading_that_cannot_be_decided_does_not_cost_the_command_behind_it(
     mosquitto: Mosquitto, tmp_path: Path, caplog: pytest.LogCaptureFixture,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
-    settings = settings_for(mosquitto, tmp_path, run_start_s=1.0, stop_timeout_s=60.0)
-    async with VirtualWorld(speedup=1.0) as world:
-        daemon = Daemon(settings, backend=world.backend, clock=Clock(1.0))
-        stop = asyncio.Event()
-        task = asyncio.create_task(daemon.run(stop))
-        try:
-            await _until_quiet(daemon)
-            daemon._take(_steady(0))
-            await asyncio.sleep(1.1)
-            daemon._take(_steady(3))
-            await _until_quiet(daemon)
-            assert daemon.house.slot("treadmill").engine.running
-            # From here the rules refuse the treadmill's readings (a fault injected into the
-            # household's evaluate: the daemon's handling of it is what is tested).
-            real = household.evaluate
+    async with _a_run_in_real_time(mosquitto, tmp_path) as daemon:
+        # From here the rules refuse the treadmill's readings (a fault injected into the
+        # household's evaluate: the daemon's handling of it is what is tested).
+        real = household.evaluate
 
-            def refusing(state: Any, order: Any, now: Any) -> Any:
-                if isinstance(order, household.TreadmillEvent):
-                    raise RulesInputError("refused for the test")
-                return real(state, order, now)
+        def refusing(state: Any, order: Any, now: Any) -> Any:
+            if isinstance(order, household.TreadmillEvent):
+                raise RulesInputError("refused for the test")
+            return real(state, order, now)
 
-            monkeypatch.setattr(household, "evaluate", refusing)
-            for total in range(4, 8):
-                daemon._take(_steady(total))
-            await publish(mosquitto, "tw/flags/set", b'{"back_pain": "red"}')
-            async with asyncio.timeout(30):
-                while daemon.house.runner("default").flags.back_pain.value != "red":
-                    await asyncio.sleep(0.01)
-            assert "daemon: failed to handle" in caplog.text
-            assert daemon._repeats.held == 0
-        finally:
-            stop.set()
-            async with asyncio.timeout(15):
-                await task
+        monkeypatch.setattr(household, "evaluate", refusing)
+        for total in range(4, 8):
+            daemon._take(_steady(total))
+        await _raise_the_red_flag(mosquitto, daemon)
+        assert "daemon: failed to handle" in caplog.text
+        assert daemon._repeats.held == 0
